@@ -1,0 +1,1 @@
+"""Topic-conditioned LaTeX equation generator: prepare, topics, train, sample, validate, report."""

@@ -1,0 +1,30 @@
+"""Entry point: `python -m pipeline stage=<name>`; parses the config and runs the named stage."""
+from __future__ import annotations
+
+import logging
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from pipeline.runfolder import RunFolder
+from pipeline.stages import STAGES, load, stage_names
+
+log = logging.getLogger("pipeline")
+
+
+@hydra.main(version_base=None, config_path="../conf", config_name="config")
+def main(cfg: DictConfig) -> None:
+    if cfg.stage not in stage_names():
+        # One line, no traceback: this is a typo, not a crash.
+        print(f"error: unknown stage '{cfg.stage}'; stages: {', '.join(stage_names())}", file=sys.stderr)
+        sys.exit(2)
+    folder = RunFolder.from_config(cfg)
+    names = list(STAGES) if cfg.stage == "all" else [cfg.stage]
+    for name in names:
+        log.info("stage %s: run folder %s", name, folder.root)
+        load(name)(cfg, folder)
+
+
+if __name__ == "__main__":
+    main()

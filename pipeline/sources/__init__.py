@@ -1,0 +1,1 @@
+"""Reading papers from where they live: arXiv bulk tars, per-paper archives, folders, metadata."""

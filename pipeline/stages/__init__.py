@@ -1,0 +1,22 @@
+"""The pipeline's stages, in the order `stage=all` runs them.
+
+Each stage module has `run(cfg, folder)`; modules are imported only when their stage runs so that
+one stage never pays for another's libraries (torch, Lightning and gensim take seconds to import).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+STAGES: dict[str, str] = {
+    "prepare": "pipeline.stages.prepare",
+    "validate": "pipeline.stages.validate",
+}
+
+
+def stage_names() -> list[str]:
+    return [*STAGES, "all"]
+
+
+def load(name: str) -> Callable:
+    return importlib.import_module(STAGES[name]).run

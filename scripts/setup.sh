@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets up everything the pipeline needs on a fresh Debian 12 machine with Python 3.11:
+#   - TeX Live from Debian's packages (pdflatex with amsmath, amssymb, amsfonts, mathtools, bm);
+#     needs root or sudo, and is skipped when those are already installed;
+#   - a virtual environment in .venv with the Python packages of pyproject.toml.
+# torch is installed first and pinned (2.13.0): on a machine without a GPU that is the CPU wheel,
+# and pinning it stops pip from resolving Lightning's torch to a multi-gigabyte CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v pdflatex >/dev/null 2>&1 || ! kpsewhich mathtools.sty bm.sty amssymb.sty >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "setup: installing TeX Live (texlive-latex-base, texlive-latex-recommended)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    texlive-latex-base texlive-latex-recommended >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv || { echo "setup: '$PYTHON -m venv' failed: install Debian's python3-venv package" >&2; exit 1; }
+fi
+echo "setup: installing Python packages into .venv"
+.venv/bin/pip install -q --disable-pip-version-check "torch==2.13.0"
+.venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
+echo "setup: done"
