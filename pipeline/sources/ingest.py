@@ -88,14 +88,16 @@ def ingest(
     wanted: set[str] = set()
     for unit in units:
         wanted.update(n for n in unit.names() if n)
-    joined = join_metadata(metadata, wanted)
+    joined = join_metadata(metadata, wanted, out_dir / "metadata.sqlite")
     meta = joined.records
-    log.info("%d units, %d paper ids, metadata for %d of them (%d lines read)", len(units), len(wanted), len(meta), joined.lines)
+    n_ids = len(wanted)
+    del wanted  # ids only matter for the join
+    log.info("%d units, %d paper ids, metadata for %d of them (%d lines read)", len(units), n_ids, len(meta), joined.lines)
 
     try:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(wanted), unit="paper", desc="ingest", disable=not settings.progress, dynamic_ncols=True)
+        bar = tqdm(total=n_ids, unit="paper", desc="ingest", disable=not settings.progress, dynamic_ncols=True)
     except ImportError:  # pragma: no cover
         bar = None
 

@@ -1,14 +1,17 @@
 """Streaming join of arXiv metadata snapshot JSON lines to the papers we have.
 
 The real snapshot is gigabytes: it is read line by line and only the objects whose id is wanted
-are parsed and kept, so memory grows with the papers read, never with the snapshot. A line's id
-is found with a cheap regex first; only wanted lines (and lines where the regex finds no id, to
-report them) go through json.loads.
+are parsed, then kept in an SQLite file beside the outputs rather than in memory, so memory stays
+flat whatever the size of the snapshot or of the corpus. A line's id is found with a cheap regex
+first; only wanted lines (and lines where the regex finds no id, to report them) go through
+json.loads.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -18,21 +21,51 @@ from pipeline.sources.ids import canonical_id
 _ID = re.compile(r'"id"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
+class MetadataStore:
+    """Metadata objects by canonical id, in an SQLite file (or in memory when path is None)."""
+
+    def __init__(self, path: Path | None) -> None:
+        if path is not None and path.exists():
+            path.unlink()
+        self.db = sqlite3.connect(str(path) if path else ":memory:")
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("CREATE TABLE meta (id TEXT PRIMARY KEY, obj TEXT)")
+
+    def add(self, ident: str, line: str) -> bool:
+        cur = self.db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (ident, line))
+        return cur.rowcount == 1
+
+    def __contains__(self, ident: str) -> bool:
+        return self.db.execute("SELECT 1 FROM meta WHERE id=?", (ident,)).fetchone() is not None
+
+    def get(self, ident: str) -> dict | None:
+        row = self.db.execute("SELECT obj FROM meta WHERE id=?", (ident,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def __len__(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM meta").fetchone()[0]
+
+    def commit(self) -> None:
+        self.db.commit()
+
+
 @dataclass
 class MetadataJoin:
-    records: dict[str, dict] = field(default_factory=dict)
+    records: MetadataStore
     lines: int = 0
     bad_lines: list[tuple[str, str]] = field(default_factory=list)  # (file:line, why)
 
 
-def join_metadata(paths: Iterable[str | Path], wanted: set[str]) -> MetadataJoin:
+def join_metadata(paths: Iterable[str | Path], wanted: set[str], store: Path | None = None) -> MetadataJoin:
     """Metadata objects for the ids in `wanted`, keyed by canonical id (first occurrence wins)."""
-    out = MetadataJoin()
+    out = MetadataJoin(records=MetadataStore(store))
     for path in paths:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(
-                f"metadata file {path} does not exist: fix data.metadata (or set data.metadata=[])"
+                f"metadata file {path} does not exist (resolved from {os.getcwd()}): "
+                "fix data.metadata (or set data.metadata=[])"
             )
         with path.open("r", encoding="utf-8", errors="replace") as fh:
             for lineno, line in enumerate(fh, 1):
@@ -40,10 +73,8 @@ def join_metadata(paths: Iterable[str | Path], wanted: set[str]) -> MetadataJoin
                 if not line.strip():
                     continue
                 m = _ID.search(line)
-                if m:
-                    ident = canonical_id(m.group(1).replace("\\/", "/"))
-                    if ident not in wanted or ident in out.records:
-                        continue
+                if m and canonical_id(m.group(1).replace("\\/", "/")) not in wanted:
+                    continue
                 try:
                     obj = json.loads(line)
                 except json.JSONDecodeError as exc:
@@ -53,6 +84,7 @@ def join_metadata(paths: Iterable[str | Path], wanted: set[str]) -> MetadataJoin
                     out.bad_lines.append((f"{path}:{lineno}", "not an object with a string id"))
                     continue
                 ident = canonical_id(obj["id"])
-                if ident in wanted and ident not in out.records:
-                    out.records[ident] = obj
+                if ident in wanted:
+                    out.records.add(ident, line)
+    out.records.commit()
     return out
