@@ -6,7 +6,7 @@ holding every paper in memory. Here the input is consumed only as results are ta
 from __future__ import annotations
 
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -16,23 +16,22 @@ R = TypeVar("R")
 def bounded_map(
     fn: Callable[[T], R],
     items: Iterable[T],
-    workers: int,
+    pool: Executor | None,
     in_flight: int,
     passthrough: Callable[[T], bool] = lambda _: False,
 ) -> Iterator[tuple[T, R | None]]:
     """Yield (item, fn(item)) in input order; items for which `passthrough` is true get (item, None)
-    without going to a worker. With workers <= 1 everything runs in this process."""
-    if workers <= 1:
+    without going to a worker. With no pool everything runs in this process."""
+    if pool is None:
         for item in items:
             yield item, (None if passthrough(item) else fn(item))
         return
     queue: deque[tuple[T, Future | None]] = deque()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for item in items:
-            queue.append((item, None if passthrough(item) else pool.submit(fn, item)))
-            while len(queue) >= in_flight:
-                head, fut = queue.popleft()
-                yield head, (fut.result() if fut else None)
-        while queue:
+    for item in items:
+        queue.append((item, None if passthrough(item) else pool.submit(fn, item)))
+        while len(queue) >= in_flight:
             head, fut = queue.popleft()
             yield head, (fut.result() if fut else None)
+    while queue:
+        head, fut = queue.popleft()
+        yield head, (fut.result() if fut else None)

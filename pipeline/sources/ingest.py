@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
@@ -103,21 +104,15 @@ def ingest(
 
     work = functools.partial(_work, limits=settings.limits)
     seen: set[str] = set()
-    manifests = []
-    for unit in units:
-        done_path = flat_dir / f"{unit.key}.done.json"
-        if done_path.exists():
-            done = json.loads(done_path.read_text())
-            if done.get("fingerprint") == unit.fingerprint and done.get("settings") == config_hash:
-                seen.update(n for n in unit.names() if n)
-                manifests.append(done)
-                if bar:
-                    bar.update(done["stats"]["found"])
-                log.info("unit %s: already done, reused", unit.label)
-                continue
-        manifests.append(_run_unit(unit, meta, settings, work, seen, flat_dir, config_hash, bar))
-    if bar:
-        bar.close()
+    # One pool for the whole run; forked before the work starts, while this process is small.
+    pool = ProcessPoolExecutor(max_workers=settings.workers) if settings.workers > 1 else None
+    try:
+        manifests = _run_units(units, meta, settings, work, seen, flat_dir, config_hash, bar, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        if bar:
+            bar.close()
 
     # Shards of units no longer in the sources would be read by later stages: remove them.
     current = {m["key"] for m in manifests}
@@ -139,8 +134,25 @@ def ingest(
     return stats
 
 
-def _run_unit(unit: Unit, meta: dict, settings: IngestSettings, work, seen: set[str], flat_dir: Path,
-              config_hash: str, bar) -> dict:
+def _run_units(units, meta, settings, work, seen, flat_dir, config_hash, bar, pool) -> list[dict]:
+    manifests = []
+    for unit in units:
+        done_path = flat_dir / f"{unit.key}.done.json"
+        if done_path.exists():
+            done = json.loads(done_path.read_text())
+            if done.get("fingerprint") == unit.fingerprint and done.get("settings") == config_hash:
+                seen.update(n for n in unit.names() if n)
+                manifests.append(done)
+                if bar:
+                    bar.update(done["stats"]["found"])
+                log.info("unit %s: already done, reused", unit.label)
+                continue
+        manifests.append(_run_unit(unit, meta, settings, work, seen, flat_dir, config_hash, bar, pool))
+    return manifests
+
+
+def _run_unit(unit: Unit, meta, settings: IngestSettings, work, seen: set[str], flat_dir: Path,
+              config_hash: str, bar, pool) -> dict:
     stats: Counter = Counter()
     skipped_by: Counter = Counter()
     excluded_by: Counter = Counter()
@@ -170,7 +182,7 @@ def _run_unit(unit: Unit, meta: dict, settings: IngestSettings, work, seen: set[
     shard = flat_dir / f"{unit.key}.jsonl.gz"
     tmp = shard.with_name(shard.name + ".tmp")
     with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=3) as out:
-        for item, result in bounded_map(work, selected_items(), settings.workers, settings.in_flight,
+        for item, result in bounded_map(work, selected_items(), pool, settings.in_flight,
                                         passthrough=lambda it: isinstance(it, Bad)):
             if isinstance(item, Bad):
                 reason, detail = item.reason, item.detail
