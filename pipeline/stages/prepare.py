@@ -1,15 +1,19 @@
-"""prepare: read the sources and write flattened papers under outputs/<run>/prepared/.
+"""prepare: sources -> flattened papers -> equations, prose, vocabulary, token streams, splits.
 
-Ingest (this file's first half) is sources -> flat/ shards + stats.json + skipped.jsonl.
+Ingest writes prepared/flat/ (+ skipped.jsonl); extraction and assembly write prepared/extracted/,
+papers.jsonl, equations.jsonl, vocab.json and tokens/. stats.json covers both. Formats:
+docs/formats.md.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+from pathlib import Path
 
 from omegaconf import DictConfig
 
+from pipeline.dataset.splits import check_fractions
 from pipeline.runfolder import RunFolder
 from pipeline.sources.ingest import IngestSettings, ingest
 from pipeline.sources.paper import Limits
@@ -38,13 +42,42 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     out = folder.for_output()
     out.prepared.mkdir(parents=True, exist_ok=True)
     stats = {"ingest": ingest(d.sources, d.metadata or [], settings, out.prepared)}
+    _log_ingest(stats["ingest"])
+
+    from pipeline.dataset.build import DatasetSettings, build_dataset
+    from pipeline.texcheck.known import known_commands
+    from pipeline.texcheck.preamble import Preamble
+
+    # pylatexenc logs every tolerated parse error at INFO: thousands of lines a run, none actionable.
+    logging.getLogger("pylatexenc").setLevel(logging.WARNING)
+    vc = cfg.validate  # the preamble equations are judged in decides which commands are "known"
+    preamble = (Preamble.from_file(vc.preamble_file) if vc.preamble_file
+                else Preamble(documentclass=vc.documentclass, packages=tuple(vc.packages)))
+    known = known_commands(preamble, Path(vc.cache_dir))
+    dsettings = DatasetSettings(
+        max_tokens=int(p.max_tokens), min_count=int(p.min_count), split=dict(p.split),
+        split_salt=str(p.split_salt), workers=settings.workers, progress=settings.progress,
+    )
+    check_fractions(dsettings.split)
+    stats["extract"] = build_dataset(out.prepared / "flat", out.prepared, known, dsettings)
+    stats["extract"]["known_commands"] = len(known)
+    stats["extract"]["preamble_hash"] = preamble.hash
+    e = stats["extract"]
+    log.info(
+        "extract: %d papers, %d display equations found, %d kept (%.1f%%; %.1f%% where macros are present), "
+        "vocabulary %d, %.1f s", e["papers"], e["equations_found"], e["equations_kept"],
+        100 * (e["kept_fraction"] or 0), 100 * (e["kept_fraction_with_macros_present"] or 0), e["vocab_size"],
+        e["seconds"],
+    )
     tmp = out.prepare_stats.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(stats, indent=1))
     os.replace(tmp, out.prepare_stats)
-    s = stats["ingest"]
+    return stats
+
+
+def _log_ingest(s: dict) -> None:
     log.info(
         "ingest: %d papers found, %d selected, %d flattened (%.1f%%), %d skipped %s, %.1f s",
         s["papers_found"], s["selection"]["after"], s["papers_flattened"],
         100 * (s["flattened_fraction"] or 0), sum(s["skipped"].values()), s["skipped"], s["seconds"],
     )
-    return stats

@@ -1,0 +1,277 @@
+"""Flattened papers -> papers, equations, vocabulary and memory-mappable token streams.
+
+Two steps (formats: docs/formats.md):
+1. Extraction, per paper in a worker pool, resumable per flat shard: `extracted/<key>.jsonl.gz`
+   holds each paper's kept equations (already tokenised), drop counts and prose.
+2. Assembly, streaming over the extracted shards twice: the first pass collects the training
+   split's equations (as 64-bit hashes) and token counts; the second writes `papers.jsonl`,
+   `equations.jsonl` and the token streams, dropping every validation or test equation that also
+   occurs in a training paper, so that novelty and held-out perplexity stay honest.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import os
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import numpy as np
+
+from pipeline.dataset.splits import SPLITS, split_of
+from pipeline.parallel import bounded_map
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class DatasetSettings:
+    max_tokens: int = 400
+    min_count: int = 2
+    split: dict = field(default_factory=lambda: {"train": 0.8, "val": 0.1, "test": 0.1})
+    split_salt: str = ""
+    workers: int = 1
+    in_flight: int = 32
+    progress: bool = True
+
+
+# --- step 1: extraction (worker side) ---------------------------------------------------------
+
+_KNOWN: Mapping[str, int | None] = {}
+
+
+def _init_worker(known: Mapping[str, int | None]) -> None:
+    # The known-commands table is large; each worker gets it once instead of with every paper.
+    global _KNOWN
+    _KNOWN = known
+
+
+def _extract(line: str, max_tokens: int, fractions: dict, salt: str) -> str:
+    from pipeline.latex.extract import extract_paper
+
+    rec = json.loads(line)
+    meta = rec.get("meta") or {}
+    out = {
+        "id": rec["id"],
+        "split": split_of(rec["id"], fractions, salt),
+        "title": meta.get("title"),
+        "categories": meta.get("categories") or "",
+        "license": meta.get("license"),
+        "field": meta.get("field"),
+        "kind": meta.get("kind"),
+        "source": rec.get("source"),
+    }
+    try:
+        res = extract_paper(rec["latex"], rec.get("styles") or {}, _KNOWN, max_tokens,
+                            title=meta.get("title"), abstract=meta.get("abstract"))
+    except Exception as exc:  # one bad paper never stops a run
+        out |= {"error": f"{type(exc).__name__}: {exc}", "found": 0, "dropped": {}, "undefined": {},
+                "prose_sections": [], "equations": []}
+        return json.dumps(out, ensure_ascii=False)
+    out |= {"found": res.found, "dropped": dict(res.dropped), "undefined": dict(res.undefined),
+            "prose_sections": res.prose_sections, "equations": res.equations}
+    return json.dumps(out, ensure_ascii=False)
+
+
+def _flat_lines(path: Path) -> Iterator[str]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        yield from fh
+
+
+def _settings_hash(settings: DatasetSettings, known: Mapping[str, int | None]) -> str:
+    blob = json.dumps([FORMAT_VERSION, settings.max_tokens, settings.split, settings.split_salt,
+                       sorted(known.items(), key=lambda kv: kv[0])], sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def extract_all(flat_dir: Path, out_dir: Path, known: Mapping[str, int | None], settings: DatasetSettings) -> list[Path]:
+    """Extract every flat shard into out_dir/extracted/ (reusing finished shards); returns them in order."""
+    ext_dir = out_dir / "extracted"
+    ext_dir.mkdir(parents=True, exist_ok=True)
+    shards = json.loads((flat_dir / "index.json").read_text())["shards"]
+    shash = _settings_hash(settings, known)
+    todo, done_paths = [], []
+    for name in shards:
+        key = name.split(".", 1)[0]
+        flat_manifest = (flat_dir / f"{key}.done.json").read_text()
+        fp = hashlib.sha1((flat_manifest + shash).encode()).hexdigest()[:16]
+        target = ext_dir / f"{key}.jsonl.gz"
+        manifest = ext_dir / f"{key}.done.json"
+        done_paths.append(target)
+        if manifest.exists() and json.loads(manifest.read_text()).get("fingerprint") == fp and target.exists():
+            continue
+        todo.append((flat_dir / name, target, manifest, fp, json.loads(flat_manifest)["stats"]["flattened"]))
+    for path in ext_dir.iterdir():  # shards of papers no longer in the corpus
+        if path.name.split(".", 1)[0] not in {p.name.split(".", 1)[0] for p in done_paths}:
+            path.unlink()
+    if not todo:
+        log.info("extraction: all %d shards already done, reused", len(shards))
+        return done_paths
+
+    from tqdm import tqdm
+
+    import functools
+
+    work = functools.partial(_extract, max_tokens=settings.max_tokens, fractions=settings.split, salt=settings.split_salt)
+    bar = tqdm(total=sum(t[4] for t in todo), unit="paper", desc="extract", disable=not settings.progress, dynamic_ncols=True)
+    pool = (ProcessPoolExecutor(settings.workers, initializer=_init_worker, initargs=(dict(known),))
+            if settings.workers > 1 else None)
+    if pool is None:
+        _init_worker(dict(known))
+    try:
+        for src, target, manifest, fp, _ in todo:
+            tmp = target.with_name(target.name + ".tmp")
+            with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=3) as out:
+                for _, line in bounded_map(work, _flat_lines(src), pool, settings.in_flight):
+                    out.write(line + "\n")
+                    bar.update(1)
+            os.replace(tmp, target)
+            tmp_m = manifest.with_name(manifest.name + ".tmp")
+            tmp_m.write_text(json.dumps({"fingerprint": fp}))
+            os.replace(tmp_m, manifest)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        bar.close()
+    return done_paths
+
+
+# --- step 2: assembly ---------------------------------------------------------------------------
+
+def _eq_hash(latex: str) -> int:
+    return int.from_bytes(hashlib.blake2b(latex.encode(), digest_size=8).digest(), "big")
+
+
+def _papers(shards: list[Path]) -> Iterator[dict]:
+    for shard in shards:
+        with gzip.open(shard, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                yield json.loads(line)
+
+
+def _group(paper: dict) -> str:
+    """The corpus group a paper is reported under (the 2003 hep-th papers lost their macros upstream)."""
+    if paper.get("kind"):
+        return f"folders:{paper['kind']}"
+    if paper["id"].startswith("hep-th/03"):
+        return "arxiv:hep-th 2003"
+    return "arxiv:other"
+
+
+def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> dict:
+    """Write papers.jsonl, equations.jsonl, vocab.json and tokens/; returns the stats."""
+    from pipeline.latex.tokenizer import Vocabulary
+
+    train_hashes: set[int] = set()
+    counts: Counter = Counter()
+    for paper in _papers(shards):
+        if paper["split"] == "train":
+            for eq in paper["equations"]:
+                train_hashes.add(_eq_hash(eq["latex"]))
+                counts.update(eq["tokens"])
+    kept_tokens = sorted((t for t, c in counts.items() if c >= settings.min_count), key=lambda t: (-counts[t], t))
+    vocab = Vocabulary(kept_tokens)  # training split only; rarer tokens become <unk>
+    vocab.save(out_dir / "vocab.json")
+    dtype = np.uint16 if len(vocab) < 2**16 else np.uint32
+
+    tok_dir = out_dir / "tokens"
+    tok_dir.mkdir(exist_ok=True)
+    bins = {s: open(tok_dir / f"{s}.bin.tmp", "wb") for s in SPLITS}
+    offsets: dict[str, list[int]] = {s: [0] for s in SPLITS}
+    stats: Counter = Counter()
+    dropped: Counter = Counter()
+    undefined: Counter = Counter()
+    groups: dict[str, Counter] = {}
+    split_counts: dict[str, Counter] = {s: Counter() for s in SPLITS}
+    unk = vocab.unk_id
+    with open(out_dir / "papers.jsonl.tmp", "w", encoding="utf-8") as pf, \
+            open(out_dir / "equations.jsonl.tmp", "w", encoding="utf-8") as ef:
+        for paper in _papers(shards):
+            split = paper["split"]
+            kept = []
+            for eq in paper["equations"]:
+                if split != "train" and _eq_hash(eq["latex"]) in train_hashes:
+                    dropped["in_train_split"] += 1
+                    continue
+                kept.append(eq)
+            for eq in kept:
+                ids = vocab.encode(eq["tokens"]) + [vocab.eos_id]
+                row = len(offsets[split]) - 1
+                bins[split].write(np.asarray(ids, dtype=dtype).tobytes())
+                offsets[split].append(offsets[split][-1] + len(ids))
+                split_counts[split]["tokens"] += len(ids) - 1
+                split_counts[split]["unk"] += sum(1 for i in ids if i == unk)
+                ef.write(json.dumps({"paper_id": paper["id"], "split": split, "row": row, "env": eq["env"],
+                                     "env_arg": eq["env_arg"], "latex": eq["latex"], "n_tokens": len(ids) - 1},
+                                    ensure_ascii=False) + "\n")
+            dropped.update(paper["dropped"])
+            undefined.update(paper["undefined"])
+            n_dropped = sum(paper["dropped"].values()) + len(paper["equations"]) - len(kept)
+            g = groups.setdefault(_group(paper), Counter())
+            g["papers"] += 1
+            g["found"] += paper["found"]
+            g["kept"] += len(kept)
+            g["dropped_duplicate"] += paper["dropped"].get("duplicate", 0)
+            stats["papers"] += 1
+            stats["errors"] += "error" in paper
+            stats["found"] += paper["found"]
+            stats["kept"] += len(kept)
+            split_counts[split]["papers"] += 1
+            split_counts[split]["equations"] += len(kept)
+            prose = [t for s in paper["prose_sections"] for t in s]
+            pf.write(json.dumps({
+                "id": paper["id"], "title": paper["title"], "categories": paper["categories"],
+                "license": paper["license"], "field": paper["field"], "kind": paper["kind"], "split": split,
+                "n_equations_found": paper["found"], "n_equations_kept": len(kept), "n_equations_dropped": n_dropped,
+                "n_prose_tokens": len(prose), "prose": prose, "prose_sections": paper["prose_sections"],
+            }, ensure_ascii=False) + "\n")
+    for s in SPLITS:
+        bins[s].close()
+        os.replace(tok_dir / f"{s}.bin.tmp", tok_dir / f"{s}.bin")
+        np.save(tok_dir / f"{s}.idx.npy", np.asarray(offsets[s], dtype=np.int64))
+    os.replace(out_dir / "papers.jsonl.tmp", out_dir / "papers.jsonl")
+    os.replace(out_dir / "equations.jsonl.tmp", out_dir / "equations.jsonl")
+    meta = {"format_version": FORMAT_VERSION, "dtype": np.dtype(dtype).name, "eos_id": vocab.eos_id,
+            "vocab_size": len(vocab), "splits": {s: dict(split_counts[s]) for s in SPLITS}}
+    (tok_dir / "meta.json").write_text(json.dumps(meta, indent=1))
+
+    def frac(c: Counter) -> float | None:
+        return round(c["kept"] / c["found"], 4) if c["found"] else None
+
+    not_2003 = Counter()
+    for name, c in groups.items():
+        if name != "arxiv:hep-th 2003":
+            not_2003.update(c)
+    return {
+        "papers": stats["papers"],
+        "papers_with_extraction_errors": stats["errors"],
+        "equations_found": stats["found"],
+        "equations_kept": stats["kept"],
+        "kept_fraction": frac(stats),
+        "kept_fraction_with_macros_present": frac(not_2003),
+        "dropped": dict(sorted(dropped.items())),
+        "undefined_top50": dict(undefined.most_common(50)),
+        "by_group": {k: dict(v) | {"kept_fraction": frac(v)} for k, v in sorted(groups.items())},
+        "splits": {s: dict(split_counts[s]) for s in SPLITS},
+        "vocab_size": len(vocab),
+        "tokens_train": split_counts["train"]["tokens"],
+        "tokens_per_equation": round(sum(c["tokens"] for c in split_counts.values())
+                                     / max(1, sum(c["equations"] for c in split_counts.values())), 1),
+        "settings": asdict(settings) | {"workers": None, "progress": None},
+    }
+
+
+def build_dataset(flat_dir: Path, out_dir: Path, known: Mapping[str, int | None], settings: DatasetSettings) -> dict:
+    t0 = time.perf_counter()
+    shards = extract_all(flat_dir, out_dir, known, settings)
+    stats = assemble(shards, out_dir, settings)
+    stats["seconds"] = round(time.perf_counter() - t0, 2)
+    return stats
