@@ -1,0 +1,101 @@
+"""Splits, cross-split duplicates, vocabulary and token streams, on a corpus built here."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.dataset.build import DatasetSettings, build_dataset
+from pipeline.dataset.splits import check_fractions, split_of
+from pipeline.latex.tokenizer import Vocabulary, detokenize
+from pipeline.sources.ingest import IngestSettings, ingest
+from pipeline.sources.paper import Limits
+from pipeline.sources.select import Selection
+from pipeline.texcheck.known import known_commands
+from tests.fixtures import DOC, bulk_tar, gz
+
+FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
+
+
+def test_split_is_a_function_of_the_id_only():
+    ids = [f"2101.{i:05d}" for i in range(3000)]
+    first = {i: split_of(i, FRACTIONS) for i in ids}
+    assert {i: split_of(i, FRACTIONS) for i in reversed(ids)} == first
+    shares = {s: sum(v == s for v in first.values()) / len(ids) for s in FRACTIONS}
+    assert all(abs(shares[s] - FRACTIONS[s]) < 0.03 for s in FRACTIONS)
+    # growing the corpus never moves a paper
+    more = {f"2102.{i:05d}": split_of(f"2102.{i:05d}", FRACTIONS) for i in range(100)}
+    assert all(split_of(i, FRACTIONS) == first[i] for i in ids) and more
+    with pytest.raises(ValueError):
+        check_fractions({"train": 0.9, "val": 0.2, "test": 0.0})
+
+
+def ids_in(split: str, n: int) -> list[str]:
+    out, i = [], 0
+    while len(out) < n:
+        pid = f"hep-th/03{i:05d}"
+        if split_of(pid, FRACTIONS) == split:
+            out.append(pid)
+        i += 1
+    return out
+
+
+@pytest.fixture
+def prepared(tmp_path: Path) -> Path:
+    train, val = ids_in("train", 2), ids_in("val", 1)
+    shared = "\\begin{equation} E = m c^2 \\end{equation}"
+    bodies = {
+        train[0]: shared + "\\begin{align} a &= b \\\\ c &= d \\label{x} \\end{align}"
+                  "\\newcommand{\\R}{\\mathbb{R}} $$ x \\in \\R . $$ $$ x \\in \\R . $$",
+        train[1]: "\\begin{equation} \\alpha + \\beta \\end{equation} \\[ \\undefinedthing x \\]",
+        val[0]: shared + "\\begin{equation} \\gamma_{\\mu} \\end{equation}",
+    }
+    members = {f"0301/{pid.replace('/', '')}.gz": gz(DOC % body) for pid, body in bodies.items()}
+    tar = bulk_tar(tmp_path / "arXiv_src_0301_001.tar", members)
+    out = tmp_path / "prepared"
+    ingest([tar], [], IngestSettings(Limits(), Selection(), workers=1, progress=False), out)
+    stats = build_dataset(out / "flat", out, known_commands(None, tmp_path / "cache"),
+                          DatasetSettings(min_count=1, split=FRACTIONS, workers=1, progress=False))
+    (out / "build_stats.json").write_text(json.dumps(stats))
+    return out
+
+
+def test_equations_tokens_and_streams(prepared: Path):
+    stats = json.loads((prepared / "build_stats.json").read_text())
+    eqs = [json.loads(l) for l in (prepared / "equations.jsonl").read_text().splitlines()]
+    by_split = {s: [e for e in eqs if e["split"] == s] for s in ("train", "val", "test")}
+    latex = {e["latex"] for e in by_split["train"]}
+    assert "E=mc^2" in latex and "x\\in\\mathbb{R}" in latex  # macro expanded, punctuation dropped
+    assert "a&=b\\\\c&=d" in latex
+    assert sum(e["latex"] == "x\\in\\mathbb{R}" for e in eqs) == 1  # duplicate in one paper kept once
+    # an equation of a training paper is never also a validation equation
+    assert [e["latex"] for e in by_split["val"]] == ["\\gamma_{\\mu}"]
+    assert stats["dropped"]["in_train_split"] == 1
+    assert stats["dropped"]["undefined"] == 1 and stats["undefined_top50"] == {"undefinedthing": 1}
+
+    vocab = Vocabulary.load(prepared / "vocab.json")
+    meta = json.loads((prepared / "tokens" / "meta.json").read_text())
+    for split, rows in by_split.items():
+        data = np.memmap(prepared / "tokens" / f"{split}.bin", dtype=meta["dtype"], mode="r") if rows else []
+        idx = np.load(prepared / "tokens" / f"{split}.idx.npy")
+        assert len(idx) == len(rows) + 1
+        for e in rows:
+            ids = list(data[idx[e["row"]]: idx[e["row"] + 1]])
+            assert ids[-1] == vocab.eos_id
+            if split == "train":  # the vocabulary comes from the training split only
+                assert detokenize(vocab.decode(ids)) == e["latex"]
+    assert "\\gamma" not in vocab  # seen only in validation
+
+
+def test_papers_file_and_resume(prepared: Path, tmp_path: Path):
+    papers = [json.loads(l) for l in (prepared / "papers.jsonl").read_text().splitlines()]
+    assert {p["split"] for p in papers} == {"train", "val"}
+    assert all(p["split"] == split_of(p["id"], FRACTIONS) for p in papers)
+    assert all(p["prose"] == [t for s in p["prose_sections"] for t in s] for p in papers)
+    shard = next((prepared / "extracted").glob("*.jsonl.gz"))
+    mtime = shard.stat().st_mtime_ns
+    build_dataset(prepared / "flat", prepared, known_commands(None, tmp_path / "cache"),
+                  DatasetSettings(min_count=1, split=FRACTIONS, workers=1, progress=False))
+    assert shard.stat().st_mtime_ns == mtime
