@@ -25,6 +25,7 @@ from typing import Iterator, Mapping
 import numpy as np
 
 from pipeline.dataset.splits import SPLITS, split_of
+from pipeline.fingerprint import code_fingerprint
 from pipeline.parallel import bounded_map
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def _flat_lines(path: Path) -> Iterator[str]:
 
 
 def _settings_hash(settings: DatasetSettings, known: Mapping[str, int | None]) -> str:
-    blob = json.dumps([FORMAT_VERSION, settings.max_tokens, settings.split, settings.split_salt,
+    blob = json.dumps([FORMAT_VERSION, code_fingerprint("latex/*.py", "dataset/*.py", "data/*.tsv"), settings.max_tokens, settings.split, settings.split_salt,
                        sorted(known.items(), key=lambda kv: kv[0])], sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 

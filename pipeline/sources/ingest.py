@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
+from pipeline.fingerprint import code_fingerprint
 from pipeline.parallel import bounded_map
 from pipeline.sources.discover import Bad, Unit, discover
 from pipeline.sources.metadata import join_metadata
@@ -64,7 +65,8 @@ class IngestSettings:
 
 def _settings_hash(settings: IngestSettings, metadata: list[Path]) -> str:
     meta_fp = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in metadata if p.exists()]
-    blob = json.dumps([FORMAT_VERSION, asdict(settings.limits), asdict(settings.selection), meta_fp], sort_keys=True)
+    code = code_fingerprint("sources/*.py", "latex/comments.py", "latex/flatten.py")
+    blob = json.dumps([FORMAT_VERSION, code, asdict(settings.limits), asdict(settings.selection), meta_fp], sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
