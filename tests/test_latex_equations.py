@@ -50,3 +50,11 @@ def test_stray_dollar_does_not_swallow_the_document():
 
 def test_unterminated_environment_is_skipped():
     assert envs(r"\begin{equation} x ") == []
+
+
+def test_dollars_in_a_box_or_across_a_blank_line_are_not_display():
+    # `{$$}` in a box is an empty inline formula: it must not swallow the text up to the next `$$`
+    text = r"\put(1,2){\makebox(0,0){$$}} text \begin{equation} x \end{equation} \makebox{$$}"
+    assert [e.written for e in find_display_equations(text)] == ["equation"]
+    assert find_display_equations("$$ a \n\n b $$") == []
+    assert [e.written for e in find_display_equations(r"$$ {a} $$ \[ b \]")] == ["$$", "\\["]

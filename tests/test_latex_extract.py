@@ -87,3 +87,13 @@ def test_round_trip_on_real_equations():
             assert tokenize(detokenize(e["tokens"])) == e["tokens"]
             total += 1
     assert total > 50
+
+
+def test_only_the_document_body_is_searched():
+    from pipeline.latex.extract import display_equations
+
+    text = (r"\documentclass{article}\newcommand{\X}{y} \begin{equation} a= \begin{document}"
+            r"\begin{equation} \X \end{equation} \end{document} \begin{document} \begin{equation} b \end{equation}")
+    found, table, _ = display_equations(text, {}, {})
+    assert [e.latex.strip() for e in found] == [r"\X"]
+    assert "X" in table.macros  # preamble definitions still read

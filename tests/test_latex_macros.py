@@ -102,3 +102,18 @@ def test_iffalse_removed_with_nesting():
 
 def test_macro_glue_in_expansion():
     assert expand(r"\def\n{n}", r"\alpha\n") == r"\alpha n"
+
+
+def test_shorthands_only_as_begin_end_pairs_around_display_math():
+    from pipeline.latex.macros import shorthand_pairs_in_use
+
+    assert shorthand_pairs_in_use(r"\be x \ee and \bea a&=&b \eea") == [("be", "ee", "equation"), ("bea", "eea", "eqnarray")]
+    # \ba{l}..\ea inside display math is an array, not an eqnarray
+    assert shorthand_pairs_in_use(r"\begin{equation} \ba{l} x \ea \end{equation} \be \ba{c} y \ea \ee") == [("be", "ee", "equation")]
+    assert shorthand_pairs_in_use(r"$\ba{l} x \ea$") == []
+    # not a pair (begin without end), a blank line inside, or a name the paper defines
+    assert shorthand_pairs_in_use(r"\beq x \beq y \beq z") == []
+    assert shorthand_pairs_in_use("\\be x \n\n y \\ee") == []
+    assert shorthand_pairs_in_use(r"\be x \ee", defined={"be"}) == []
+    table, rest = build_table(r"\begin{equation} \ba{l} x \ea \end{equation}", {}, KNOWN)
+    assert table.expand(rest, structural_only=True) == rest

@@ -35,6 +35,7 @@ ALWAYS_KNOWN = frozenset(["begin", "end"])
 
 _WORD = re.compile(r"\\([A-Za-z]+)")
 _END_DOCUMENT = re.compile(r"\\end\s*\{document\}")
+_BEGIN_DOCUMENT = re.compile(r"\\begin\s*\{document\}")
 _BEGIN = re.compile(r"\\(?:begin|end)\s*\{([^{}]*)\}")
 
 REASONS = ("empty", "too_long", "undefined", "macro_error", "duplicate")
@@ -57,6 +58,13 @@ def cut_at_end_document(text: str) -> str:
     return text if m is None else text[: m.end()]
 
 
+def document_body(text: str) -> str:
+    """What LaTeX typesets: from the first `\\begin{document}` on (before it is the preamble, where
+    a display is not typeset: a truncated copy of the paper, say); the whole text without one."""
+    m = _BEGIN_DOCUMENT.search(text)
+    return text if m is None else text[m.end() :]
+
+
 def display_equations(
     flat_latex: str,
     styles: Mapping[str, str],
@@ -69,7 +77,7 @@ def display_equations(
     styles = {k: strip_comments(v) for k, v in styles.items()}
     table, text = build_table(text, styles, known, shorthands=shorthands)
     text = table.apply_env_aliases(table.expand(text, structural_only=True))
-    return find_display_equations(text), table, text
+    return find_display_equations(document_body(text)), table, text
 
 
 def unique_by_latex(records: Iterable[dict]) -> list[dict]:
