@@ -51,8 +51,7 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     # pylatexenc logs every tolerated parse error at INFO: thousands of lines a run, none actionable.
     logging.getLogger("pylatexenc").setLevel(logging.WARNING)
     vc = cfg.validate  # the preamble equations are judged in decides which commands are "known"
-    preamble = (Preamble.from_file(vc.preamble_file) if vc.preamble_file
-                else Preamble(documentclass=vc.documentclass, packages=tuple(vc.packages)))
+    preamble = Preamble.from_settings(vc.preamble_file, vc.documentclass, vc.packages)
     known = known_commands(preamble, Path(vc.cache_dir))
     dsettings = DatasetSettings(
         max_tokens=int(p.max_tokens), min_count=int(p.min_count), split=dict(p.split),

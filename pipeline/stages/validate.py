@@ -40,8 +40,7 @@ def run(cfg: Any, folder: RunFolder) -> None:
         return
     dst = Path(vc.output) if vc.output is not None else folder.validate_dir / f"{src.stem}.validated.jsonl"
     workers = int(vc.workers) if vc.workers else (os.cpu_count() or 1)
-    preamble = (Preamble.from_file(vc.preamble_file) if vc.preamble_file
-                else Preamble(documentclass=vc.documentclass, packages=tuple(vc.packages)))
+    preamble = Preamble.from_settings(vc.preamble_file, vc.documentclass, vc.packages)
     summary = validate_file(src, dst, preamble, mode=vc.mode, workers=workers, timeout_s=float(vc.timeout_s),
                             cache_dir=Path(vc.cache_dir) if vc.cache_dir else None, use_cache=bool(vc.cache),
                             progress=bool(vc.progress), top=int(vc.top_errors))

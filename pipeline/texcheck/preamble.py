@@ -27,6 +27,14 @@ class Preamble:
             raise ValueError(f"preamble file {p} contains \\begin{{document}}; keep only what comes before it")
         return cls(text_override=text)
 
+    @classmethod
+    def from_settings(cls, preamble_file: str | Path | None, documentclass: str = "article",
+                      packages: tuple[str, ...] | list[str] = DEFAULT_PACKAGES) -> "Preamble":
+        """The preamble `validate.*` settings describe: a user's file if given, else class + packages."""
+        if preamble_file:
+            return cls.from_file(preamble_file)
+        return cls(documentclass=documentclass, packages=tuple(packages))
+
     @property
     def text(self) -> str:
         """The preamble exactly as the reference document has it; ends with a newline."""
