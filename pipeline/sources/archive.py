@@ -11,6 +11,7 @@ import posixpath
 import tarfile
 import zlib
 
+from pipeline.sources.ids import strip_suffix
 from pipeline.sources.skips import Skip
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -146,8 +147,4 @@ def paper_files(blob: bytes, name: str, cap: int, max_file: int) -> dict[str, by
         raise Skip("empty_archive", "no content (an empty tar is all zero blocks)")
     if b"\0" in data[:4096]:
         raise Skip("not_latex", "binary data")
-    stem = posixpath.basename(name)
-    for suffix in (".gz", ".tgz", ".tex"):
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-    return {f"{stem}.tex": data}
+    return {f"{strip_suffix(name)}.tex": data}
