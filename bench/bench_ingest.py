@@ -128,7 +128,7 @@ def bench_scaling(work: Path, sizes: list[int]) -> None:
         out = work / "outputs"
         shutil.rmtree(out / f"bench{k}", ignore_errors=True)
         cmd = [sys.executable, "-m", "pipeline", "stage=prepare", f"run=bench{k}", f"paths.outputs={out}",
-               "prepare.progress=false", f"data.sources=[{','.join(map(str, sources))}]",
+               "prepare.progress=false", "prepare.extract=false", f"data.sources=[{','.join(map(str, sources))}]",
                f"data.metadata=[{','.join(map(str, metas))}]"]
         secs, peak, _ = run_measured(cmd, ROOT)
         stats = json.loads((out / f"bench{k}" / "prepared" / "stats.json").read_text())["ingest"]

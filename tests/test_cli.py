@@ -20,13 +20,13 @@ def test_unknown_stage_is_one_line_listing_the_stages(tmp_path):
     res = pipeline("stage=nope", f"paths.outputs={tmp_path}")
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == [
-        "error: unknown stage 'nope'; stages: prepare, validate, all"
+        "error: unknown stage 'nope'; stages: prepare, validate, topics, all"
     ]
 
 
 def test_help_names_the_stages():
     res = pipeline("--help")
-    assert res.returncode == 0 and "Stages: prepare, validate, all" in res.stdout
+    assert res.returncode == 0 and "Stages: prepare, validate, topics, all" in res.stdout
 
 
 def tiny_corpus(tmp_path: Path) -> Path:

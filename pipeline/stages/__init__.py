@@ -11,6 +11,7 @@ from typing import Callable
 STAGES: dict[str, str] = {
     "prepare": "pipeline.stages.prepare",
     "validate": "pipeline.stages.validate",
+    "topics": "pipeline.stages.topics",
 }
 
 

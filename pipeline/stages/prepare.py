@@ -43,6 +43,16 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     out.prepared.mkdir(parents=True, exist_ok=True)
     stats = {"ingest": ingest(d.sources, d.metadata or [], settings, out.prepared)}
     _log_ingest(stats["ingest"])
+    if p.extract:
+        stats["extract"] = _extract(cfg, out, settings)
+    tmp = out.prepare_stats.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(stats, indent=1))
+    os.replace(tmp, out.prepare_stats)
+    return stats
+
+
+def _extract(cfg: DictConfig, out: RunFolder, settings: IngestSettings) -> dict:
+    p = cfg.prepare
 
     from pipeline.dataset.build import DatasetSettings, build_dataset
     from pipeline.texcheck.known import known_commands
@@ -58,20 +68,16 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
         split_salt=str(p.split_salt), workers=settings.workers, progress=settings.progress,
     )
     check_fractions(dsettings.split)
-    stats["extract"] = build_dataset(out.prepared / "flat", out.prepared, known, dsettings)
-    stats["extract"]["known_commands"] = len(known)
-    stats["extract"]["preamble_hash"] = preamble.hash
-    e = stats["extract"]
+    e = build_dataset(out.prepared / "flat", out.prepared, known, dsettings)
+    e["known_commands"] = len(known)
+    e["preamble_hash"] = preamble.hash
     log.info(
         "extract: %d papers, %d display equations found, %d kept (%.1f%%; %.1f%% where macros are present), "
         "vocabulary %d, %.1f s", e["papers"], e["equations_found"], e["equations_kept"],
         100 * (e["kept_fraction"] or 0), 100 * (e["kept_fraction_with_macros_present"] or 0), e["vocab_size"],
         e["seconds"],
     )
-    tmp = out.prepare_stats.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(stats, indent=1))
-    os.replace(tmp, out.prepare_stats)
-    return stats
+    return e
 
 
 def _log_ingest(s: dict) -> None:

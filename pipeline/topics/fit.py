@@ -1,0 +1,187 @@
+"""Fitting: plural map, bigrams, dictionary and LDA, from the TRAINING split of papers.jsonl only.
+
+Every function that learns something takes the papers file and reads it through
+`iter_papers(path, ("train",))`; no split name is a parameter, so no setting can make fitting read
+validation or test prose. Validation is used afterwards, for choosing settings (quality.py).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from gensim.corpora import Dictionary, MmCorpus
+from gensim.models import LdaModel, LdaMulticore
+from gensim.models.phrases import ENGLISH_CONNECTOR_WORDS, Phrases
+
+from pipeline.topics.corpus import (TextNormaliser, TextSettings, TrainChunks, iter_papers,
+                                    paper_sections, plural_map)
+from pipeline.topics.model import TopicModel
+
+log = logging.getLogger(__name__)
+TRAIN = ("train",)
+
+
+@dataclass
+class FitSettings:
+    num_topics: int = 20
+    passes: int = 20
+    iterations: int = 200
+    alpha: Any = "auto"          # "symmetric" | "asymmetric" | "auto" | float
+    eta: Any = "auto"            # None | "auto" | float
+    workers: int = 1             # 1: LdaModel (bit-reproducible); >1: LdaMulticore (not reproducible)
+    chunksize: int = 2000        # documents per online update
+    seed: int = 0
+    text: TextSettings = field(default_factory=TextSettings)
+    bigrams: bool = False
+    bigram_min_count: int = 20
+    bigram_threshold: float = 0.5  # npmi scoring, in (-1, 1]
+    no_below: int = 5            # keep words in at least this many training PAPERS
+    no_above: float = 0.5        # ... and in at most this fraction of them
+    keep_n: int = 20000
+    chunk_max_tokens: int = 1000  # long documents are cut into chunks of about this many tokens
+    chunk_min_tokens: int = 100
+    progress: bool = True
+
+
+def build_normaliser(papers: Path, s: FitSettings) -> TextNormaliser:
+    norm = TextNormaliser(s.text)
+    if s.text.merge_plurals:
+        counts: Counter = Counter()
+        for p in iter_papers(papers, TRAIN):
+            counts.update(norm.filter(p.get("prose") or []))
+        norm.plurals = plural_map(counts)
+    if s.bigrams:
+        sents = _Sections(papers, norm)
+        ph = Phrases(sents, min_count=s.bigram_min_count, threshold=s.bigram_threshold, scoring="npmi",
+                     connector_words=ENGLISH_CONNECTOR_WORDS)
+        norm.phrases = ph.freeze()
+    return norm
+
+
+class _Sections:
+    """Filtered training sections (before bigrams), re-iterable, for learning Phrases."""
+
+    def __init__(self, papers: Path, norm: TextNormaliser) -> None:
+        self.papers, self.norm = papers, norm
+
+    def __iter__(self) -> Iterator[list[str]]:
+        for p in iter_papers(self.papers, TRAIN):
+            for sec in paper_sections(p):
+                yield self.norm.filter(sec)
+
+
+def build_dictionary(papers: Path, norm: TextNormaliser, s: FitSettings) -> Dictionary:
+    # Document frequencies count papers, not chunks: no_below=5 means "in 5 papers", so one
+    # textbook's private jargon cannot pass the threshold by being cut into many chunks.
+    d = Dictionary(norm(p.get("prose") or []) for p in iter_papers(papers, TRAIN))
+    n_docs = d.num_docs
+    d.filter_extremes(no_below=s.no_below, no_above=s.no_above, keep_n=s.keep_n)
+    d.compactify()
+    if len(d) == 0:
+        raise ValueError(f"{papers}: no word left after filter_extremes(no_below={s.no_below}, "
+                         f"no_above={s.no_above}) over {n_docs} training papers; lower topics.no_below")
+    return d
+
+
+class _PassProgress(logging.Handler):
+    """tqdm bar per LDA pass, driven by gensim's own 'PROGRESS: pass p, at document #d/n' log lines."""
+
+    _RE = re.compile(r"PROGRESS: pass (\d+), (?:dispatched chunk #\d+ = )?(?:at )?documents? (?:up to )?#(\d+)/(\d+)")
+
+    def __init__(self, passes: int) -> None:
+        super().__init__(logging.INFO)
+        self.passes, self.bar, self.pass_, self.done = passes, None, -1, 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        m = self._RE.search(record.getMessage())
+        if not m:
+            return
+        from tqdm import tqdm
+
+        p, d, n = (int(x) for x in m.groups())
+        if p != self.pass_:
+            self.close()
+            self.pass_, self.done = p, 0
+            self.bar = tqdm(total=n, desc=f"LDA pass {p + 1}/{self.passes}", unit="doc", leave=False)
+        # gensim logs "at document #d" before working on the chunk that ends at d: show the
+        # previous chunk's end as done.
+        self.bar.n = min(self.done, n)
+        self.bar.refresh()
+        self.done = d
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.n = self.bar.total
+            self.bar.close()
+            self.bar = None
+        super().close()
+
+
+def train_lda(corpus: Any, dictionary: Dictionary, s: FitSettings) -> LdaModel:
+    kw = dict(corpus=corpus, id2word=dictionary, num_topics=s.num_topics, passes=s.passes,
+              iterations=s.iterations, chunksize=s.chunksize, random_state=s.seed, eval_every=None)
+    glog = [logging.getLogger(n) for n in ("gensim.models.ldamodel", "gensim.models.ldamulticore")]
+    handler = _PassProgress(s.passes) if s.progress else None
+    saved = [(g.level, g.propagate) for g in glog]
+    if handler:
+        for g in glog:  # our handler only: gensim's INFO chatter stays off the console
+            g.addHandler(handler)
+            g.setLevel(logging.INFO)
+            g.propagate = False
+    try:
+        if s.workers > 1:
+            alpha = s.alpha if s.alpha != "auto" else "symmetric"  # LdaMulticore cannot learn alpha
+            return LdaMulticore(workers=s.workers, alpha=alpha, eta=s.eta, **kw)
+        return LdaModel(alpha=s.alpha, eta=s.eta, update_every=1, **kw)
+    finally:
+        if handler:
+            handler.close()
+            for g, (lvl, prop) in zip(glog, saved):
+                g.removeHandler(handler)
+                g.setLevel(lvl)
+                g.propagate = prop
+
+
+def fit(papers: Path, work_dir: Path, s: FitSettings) -> tuple[TopicModel, dict]:
+    """Fit on the training papers of `papers`; returns the model and fitting statistics.
+
+    The training chunks' bags of words are written once to work_dir/train_corpus.mm and LDA streams
+    them from disk on every pass (gensim's MmCorpus), so memory holds only the dictionary and model.
+    """
+    t0 = time.time()
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    norm = build_normaliser(papers, s)
+    dictionary = build_dictionary(papers, norm, s)
+    chunks = TrainChunks(papers, norm, s.chunk_max_tokens, s.chunk_min_tokens)
+    mm = work_dir / "train_corpus.mm"
+    MmCorpus.serialize(str(mm), (dictionary.doc2bow(c) for c in chunks))
+    corpus = MmCorpus(str(mm))
+    if len(corpus) == 0:
+        raise ValueError(f"{papers}: no training paper has prose; check the prepare stage's output")
+    t1 = time.time()
+    lda = train_lda(corpus, dictionary, s)
+    t2 = time.time()
+    stats = {"train_papers": dictionary.num_docs, "train_chunks": len(corpus),
+             "train_tokens_in_vocab": int(corpus.num_nnz and sum(c for doc in corpus for _, c in doc)),
+             "vocabulary": len(dictionary), "bigrams_in_vocab": sum("_" in w for w in dictionary.token2id),
+             "plurals_merged": len(norm.plurals), "seconds_text": round(t1 - t0, 1),
+             "seconds_lda": round(t2 - t1, 1)}
+    model = TopicModel(lda, dictionary, norm, s.seed, meta={"fit": stats})
+    return model, stats
+
+
+def theta_all(model: TopicModel, papers: Path) -> Iterator[tuple[dict, np.ndarray]]:
+    """(paper, θ) for every paper of every split, each inferred on its own whole prose.
+
+    Training papers are inferred too (not read off the training chunks' gamma) so that θ means the
+    same thing for every paper and a long document gets one θ for all its chunks.
+    """
+    for p in iter_papers(papers):
+        yield p, model.theta_of_tokens(p.get("prose") or [])

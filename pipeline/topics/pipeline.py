@@ -1,0 +1,155 @@
+"""The topics stage's work without Hydra: fit or reuse the model, θ for every paper, reports.
+
+Writes into out_dir (outputs/<run>/topics/ or a sweep job's .../topics/); formats in docs/topics.md.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from pipeline.topics import quality as Q
+from pipeline.topics.fit import FitSettings, fit, theta_all
+from pipeline.topics.model import TopicModel, UnknownWordsError
+
+log = logging.getLogger(__name__)
+FINGERPRINT_FILE = "fingerprint.json"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint(papers: Path, s: FitSettings) -> dict:
+    """What the model depends on: every fitting setting and the input's content (not its mtime).
+    progress is left out: showing a bar does not change the model."""
+    settings = {k: v for k, v in asdict(s).items() if k != "progress"}
+    key = json.dumps(settings, sort_keys=True, default=str)
+    return {"settings": settings, "input_sha256": file_sha256(papers),
+            "key": hashlib.sha256((key + file_sha256(papers)).encode()).hexdigest()}
+
+
+def fit_or_load(papers: Path, model_dir: Path, s: FitSettings) -> tuple[TopicModel, bool]:
+    """The saved model when its fingerprint matches this config and input, else a fresh fit."""
+    fp = fingerprint(papers, s)
+    fp_file = model_dir / FINGERPRINT_FILE
+    if fp_file.exists():
+        try:
+            if json.loads(fp_file.read_text()).get("key") == fp["key"]:
+                log.info("topics: reusing the model in %s (same settings and input)", model_dir)
+                return TopicModel.load(model_dir), True
+        except (ValueError, OSError, FileNotFoundError) as exc:
+            log.warning("topics: saved model in %s unusable (%s); fitting again", model_dir, exc)
+    if fp_file.exists():
+        fp_file.unlink()  # a crash mid-save must not leave a stale fingerprint on a new model
+    model, _ = fit(papers, model_dir, s)
+    model.save(model_dir)
+    _write_json(fp_file, fp)
+    return model, False
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def run_topics(papers: Path, out_dir: Path, s: FitSettings, names: Mapping[int, str] | None = None,
+               coherence_on_train: bool = True, evaluate_test: bool = False, top_words: int = 8) -> dict:
+    t0 = time.time()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model, reused = fit_or_load(papers, out_dir / "model", s)
+    model.names = {int(k): str(v) for k, v in (names or {}).items()}
+    bad = [k for k in model.names if not 0 <= k < model.num_topics]
+    if bad:
+        raise ValueError(f"topics.names: topics {bad} do not exist (the model has {model.num_topics})")
+    t_fit = time.time() - t0
+
+    # θ of every paper, in papers.jsonl order.
+    ids, splits, fields, thetas, lengths = [], [], [], [], []
+    for p, th in theta_all(model, papers):
+        ids.append(p["id"]); splits.append(p["split"]); fields.append(p.get("field"))
+        thetas.append(th.astype(np.float32)); lengths.append(len(p.get("prose") or []))
+    theta = np.stack(thetas) if thetas else np.zeros((0, model.num_topics), np.float32)
+    np.save(out_dir / "theta.npy", theta)
+    _write_json(out_dir / "theta_ids.json", {"ids": ids, "splits": splits, "num_topics": model.num_topics})
+
+    train = np.array([x == "train" for x in splits])
+    w = np.array(lengths, float)[train]
+    sizes = (theta[train] * w[:, None]).sum(0) / max(w.sum(), 1) if train.any() else np.zeros(model.num_topics)
+
+    val_texts = Q.reference_texts(model, papers, "val")
+    coh_val = {m: Q.coherence(model, val_texts, m) for m in ("c_npmi", "c_v")}
+    report = {
+        "num_topics": model.num_topics, "model_reused": reused, "fit": model.meta.get("fit"),
+        "settings": {k: v for k, v in asdict(s).items()},
+        "coherence_definition": "mean over topics of gensim c_npmi, top 10 words, default window (10), "
+                                "on the split's prose through the model's normaliser; non-finite topics "
+                                "counted in undefined_topics and left out of the mean",
+        "coherence_val": coh_val,
+        "perplexity_val": Q.log_perplexity(model, val_texts),
+        "topic_sizes": [float(x) for x in sizes],
+        "labels": model.labels(),
+        "top_words": [model.top_words(k, 10) for k in range(model.num_topics)],
+    }
+    del val_texts
+    if coherence_on_train:
+        report["coherence_train"] = {"c_npmi": Q.coherence(model, Q.reference_texts(model, papers, "train"))}
+    fields_tab = Q.fields_table(zip(fields, theta), model)
+    report["fields"] = fields_tab
+    # The same table without test papers: what model choice may look at (pipeline.topics.choose).
+    report["fields_train_val"] = Q.fields_table(
+        ((f, th) for f, th, sp in zip(fields, theta, splits) if sp != "test"), model)
+    if evaluate_test:  # final figures only: nothing above reads the test split
+        test_texts = Q.reference_texts(model, papers, "test")
+        _write_json(out_dir / "report_test.json", {
+            "coherence_test": {m: Q.coherence(model, test_texts, m) for m in ("c_npmi", "c_v")},
+            "perplexity_test": Q.log_perplexity(model, test_texts)})
+    report["seconds"] = round(time.time() - t0, 1)
+    report["seconds_fit_or_load"] = round(t_fit, 1)
+    _write_json(out_dir / "report.json", report)
+    md = Q.topics_markdown(model, sizes, coh_val["c_npmi"]["per_topic"], top_words)
+    (out_dir / "topics.md").write_text(md)
+    _write_json(out_dir / "fields.json", fields_tab)
+    (out_dir / "fields.md").write_text("# Fields and their dominant topics\n\n" + Q.fields_markdown(fields_tab))
+    print(md)
+    print(Q.fields_markdown(fields_tab))
+    c = coh_val["c_npmi"]
+    print(f"c_npmi (val): {c['mean']:.4f} over {model.num_topics - c['undefined_topics']} topics "
+          f"({c['undefined_topics']} undefined); c_v (val): {coh_val['c_v']['mean']:.4f}"
+          + (f"; c_npmi (train): {report['coherence_train']['c_npmi']['mean']:.4f}" if coherence_on_train else ""))
+    return report
+
+
+def format_inference(model: TopicModel, words: str, top: int = 3) -> str:
+    inf = model.explain(words)
+    lines = [f"context words: {words}"]
+    for k, label, p in model.top_topics(inf.theta, top):
+        lines.append(f"  {100 * p:5.1f}%  topic {k}: {label}")
+    if inf.unknown:
+        lines.append("  not used: " + ", ".join(f"{w} ({inf.reasons[w]})" for w in inf.unknown))
+    return "\n".join(lines)
+
+
+def infer_cli(model_dir: Path, words: str, names: Mapping[int, str] | None = None, top: int = 3) -> int:
+    """Print the top topics of context words; 0 on success, 2 when no word is known."""
+    model = TopicModel.load(model_dir, names)
+    try:
+        print(format_inference(model, words, top))
+    except UnknownWordsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

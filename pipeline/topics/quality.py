@@ -1,0 +1,85 @@
+"""Topic quality: coherence, perplexity bound, topic sizes, and the fields table.
+
+Coherence (the figure settings are chosen by): the mean over topics of gensim's c_npmi of each
+topic's top 10 words, with gensim's default sliding window for c_npmi (10 tokens), counted on a
+reference corpus = the given split's papers' prose passed through the model's own text normaliser
+(lower-case, stop words, plural merging, bigrams: the tokens the model sees; words outside the
+dictionary stay in the text, so windows are not narrowed by vocabulary filtering). A topic whose
+score is not finite (some top word never occurs in the reference texts) is counted in
+`undefined_topics` and left out of the mean, never averaged in as NaN or infinity.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+from gensim.models import CoherenceModel
+
+from pipeline.topics.corpus import iter_papers
+from pipeline.topics.model import TopicModel
+
+
+def reference_texts(model: TopicModel, papers: Path, split: str) -> list[list[str]]:
+    """The split's prose as model tokens (held in memory: coherence needs them several times)."""
+    return [model.normaliser(p.get("prose") or []) for p in iter_papers(papers, (split,))]
+
+
+def coherence(model: TopicModel, texts: Sequence[Sequence[str]], measure: str = "c_npmi",
+              topn: int = 10) -> dict:
+    topics = [model.top_words(k, topn) for k in range(model.num_topics)]
+    if not texts:
+        return {"measure": measure, "mean": None, "per_topic": [None] * len(topics),
+                "undefined_topics": len(topics), "texts": 0}
+    cm = CoherenceModel(topics=topics, texts=[list(t) for t in texts], dictionary=model.dictionary,
+                        coherence=measure, topn=topn, processes=1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # unseen words: handled just below
+        per = [float(x) for x in cm.get_coherence_per_topic()]
+    finite = [x for x in per if math.isfinite(x)]
+    return {"measure": measure, "topn": topn, "window": cm.window_size,
+            "mean": float(np.mean(finite)) if finite else None,
+            "per_topic": [x if math.isfinite(x) else None for x in per],
+            "undefined_topics": len(per) - len(finite), "texts": len(texts)}
+
+
+def log_perplexity(model: TopicModel, texts: Sequence[Sequence[str]]) -> dict:
+    """gensim's per-word likelihood bound on held-out texts (higher is better); perplexity = 2^-bound."""
+    bows = [b for b in (model.dictionary.doc2bow(t) for t in texts) if b]
+    if not bows:
+        return {"per_word_bound": None, "perplexity": None}
+    model.lda.random_state = np.random.RandomState(model.seed)
+    bound = float(model.lda.log_perplexity(bows))
+    return {"per_word_bound": bound, "perplexity": float(2 ** (-bound))}
+
+
+def fields_table(rows: Iterable[tuple[str | None, np.ndarray]], model: TopicModel) -> list[dict]:
+    """Per field label: papers, dominant topic (most often the top topic) and its share."""
+    tops: dict[str, Counter] = defaultdict(Counter)
+    for field, theta in rows:
+        tops[field or "(none)"][int(np.argmax(theta))] += 1
+    out = []
+    for field, c in tops.items():
+        n = sum(c.values())
+        k, m = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        out.append({"field": field, "papers": n, "dominant_topic": k, "label": model.label(k),
+                    "share": m / n, "top_topics": {str(t): v for t, v in c.most_common(3)}})
+    return sorted(out, key=lambda r: (-r["papers"], r["field"]))
+
+
+def fields_markdown(table: Sequence[Mapping]) -> str:
+    lines = ["| field | papers | dominant topic | share of papers |", "|---|---:|---|---:|"]
+    for r in table:
+        lines.append(f"| {r['field']} | {r['papers']} | {r['dominant_topic']}: {r['label']} | {100 * r['share']:.0f}% |")
+    return "\n".join(lines) + "\n"
+
+
+def topics_markdown(model: TopicModel, sizes: Sequence[float], coh: Sequence[float | None], n_words: int = 8) -> str:
+    lines = ["# Topics in scientific texts", "",
+             "| topic | name | top words | size | c_npmi (val) |", "|---:|---|---|---:|---:|"]
+    for k in range(model.num_topics):
+        c = coh[k]
+        lines.append(f"| {k} | {model.label(k)} | {', '.join(model.top_words(k, n_words))} | "
+                     f"{100 * sizes[k]:.1f}% | {'n/a' if c is None else f'{c:.3f}'} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,234 @@
+"""Topics: fitting reads training papers only, θ is dense and deterministic, inference from words.
+
+Every test builds its own tiny papers.jsonl: documents drawn from three clearly separated
+vocabularies, so three topics are recovered in seconds.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.topics import corpus as C
+from pipeline.topics import fit as F
+from pipeline.topics import quality as Q
+from pipeline.topics.corpus import TextSettings, chunk_sections, plural_map
+from pipeline.topics.fit import FitSettings, fit
+from pipeline.topics.model import TopicModel, UnknownWordsError
+from pipeline.topics.pipeline import format_inference, run_topics
+
+ROOT = Path(__file__).resolve().parents[1]
+VOCABS = {
+    "astrophysics": "galaxy galaxies star stars stellar redshift telescope luminosity cosmology supernova "
+                    "nebula orbit planet quasar",
+    "statistics": "regression variance estimator sample samples hypothesis bootstrap likelihood posterior "
+                  "covariance predictor residual dataset survey",
+    "other: algebra": "ring rings ideal module modules group groups homomorphism isomorphism field polynomial "
+                      "subgroup quotient kernel",
+}
+SHARED = "analysis model method approach data".split()
+
+
+def make_papers(path: Path, n_per_field: int = 14, seed: int = 0, test_prose=None) -> Path:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for f, words in VOCABS.items():
+        words = words.split()
+        for i in range(n_per_field):
+            pid = f"{f[:5]}-{i}"
+            split = "val" if i % 7 == 5 else "test" if i % 7 == 6 else "train"
+            secs = [list(rng.choice(words, 40)) + list(rng.choice(SHARED, 4)) for _ in range(1 + i % 3)]
+            if split == "test" and test_prose is not None:
+                secs = [test_prose(i)]  # its own words: the training papers' draws stay the same
+            rows.append({"id": pid, "title": None, "categories": "", "license": None, "field": f,
+                         "kind": "textbook" if i == 0 else None, "split": split,
+                         "prose": [t for s in secs for t in s], "prose_sections": secs})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def settings(**kw) -> FitSettings:
+    base = dict(num_topics=3, passes=8, iterations=100, chunksize=16, alpha="symmetric", eta=None, seed=7,
+                no_below=2, no_above=0.9, chunk_max_tokens=60, chunk_min_tokens=10, progress=False)
+    base.update(kw)
+    return FitSettings(**base)
+
+
+@pytest.fixture(scope="module")
+def papers(tmp_path_factory) -> Path:
+    return make_papers(tmp_path_factory.mktemp("p") / "papers.jsonl")
+
+
+@pytest.fixture(scope="module")
+def model(papers, tmp_path_factory) -> TopicModel:
+    return fit(papers, tmp_path_factory.mktemp("m"), settings())[0]
+
+
+# --- text and chunking ---------------------------------------------------------------------------
+
+def test_chunks_are_bounded_and_keep_every_token():
+    secs = [list("a" * 5), list("b" * 2500), list("c" * 30), list("d" * 400)]
+    chunks = chunk_sections(secs, 1000, 100)
+    assert [t for c in chunks for t in c] == [t for s in secs for t in s]
+    assert all(len(c) <= 1100 for c in chunks) and len(chunks) >= 3
+    assert chunk_sections(secs, 0, 100) == [[t for s in secs for t in s]]
+    assert chunk_sections([["x"] * 10, ["y"] * 3], 1000, 100) == [["x"] * 10 + ["y"] * 3]
+
+
+def test_plural_map_needs_both_forms():
+    m = plural_map({"galaxies": 3, "galaxy": 4, "fields": 5, "field": 5, "physics": 9, "analysis": 4,
+                    "classes": 2, "class": 2})
+    assert m == {"galaxies": "galaxy", "fields": "field", "classes": "class"}
+
+
+def test_normaliser_filters_like_prose():
+    n = C.TextNormaliser(TextSettings(min_len=3, stop_words=("foo",)), plurals={"stars": "star"})
+    assert n(["Stars", "ab", "x2", "foo", "section", "gravity"]) == ["star", "gravity"]
+
+
+# --- fitting on training papers only -------------------------------------------------------------
+
+def test_fitting_reads_only_training_papers(papers, tmp_path, monkeypatch):
+    seen = []
+    real = F.iter_papers
+
+    def spy(path, splits=None):
+        for p in real(path, splits):
+            seen.append(p["split"])
+            yield p
+
+    monkeypatch.setattr(F, "iter_papers", spy)
+    monkeypatch.setattr(C, "iter_papers", spy)  # TrainChunks
+    fit(papers, tmp_path, settings())
+    assert seen and set(seen) == {"train"}
+
+
+def test_changing_test_prose_leaves_the_model_unchanged(papers, model, tmp_path):
+    garbage = make_papers(tmp_path / "papers.jsonl",
+                          test_prose=lambda i: ["zebra", "quark", "ring", "galaxy"] * (20 + i))
+    assert garbage.read_text() != papers.read_text()
+    m2 = fit(garbage, tmp_path / "m", settings())[0]
+    assert m2.dictionary.token2id == model.dictionary.token2id
+    np.testing.assert_array_equal(m2.lda.get_topics(), model.lda.get_topics())
+
+
+def test_same_seed_same_topics_and_theta(papers, model, tmp_path):
+    m2 = fit(papers, tmp_path, settings())[0]
+    np.testing.assert_array_equal(m2.lda.get_topics(), model.lda.get_topics())
+    for p in C.iter_papers(papers):
+        np.testing.assert_array_equal(m2.theta_of_tokens(p["prose"]), model.theta_of_tokens(p["prose"]))
+
+
+# --- θ ---------------------------------------------------------------------------------------------
+
+def test_theta_dense_and_independent_of_order(papers, model):
+    ps = list(C.iter_papers(papers))
+    first = [model.theta_of_tokens(p["prose"]) for p in ps]
+    again = [model.theta_of_tokens(p["prose"]) for p in reversed(ps)][::-1]
+    for a, b in zip(first, again):
+        assert a.shape == (3,) and np.all(a > 0) and abs(a.sum() - 1) < 1e-9
+        np.testing.assert_array_equal(a, b)
+
+
+def test_topics_separate_the_vocabularies(papers, model):
+    rows = [(p["field"], model.theta_of_tokens(p["prose"])) for p in C.iter_papers(papers)]
+    table = Q.fields_table(rows, model)
+    assert all(r["share"] == 1.0 for r in table)
+    assert len({r["dominant_topic"] for r in table}) == 3
+
+
+def test_stage_files_theta_and_reuse(papers, tmp_path):
+    out = tmp_path / "topics"
+    rep = run_topics(papers, out, settings(), names={0: "First"}, coherence_on_train=True)
+    theta = np.load(out / "theta.npy")
+    ids = json.loads((out / "theta_ids.json").read_text())
+    assert theta.dtype == np.float32 and theta.shape == (len(ids["ids"]), 3) == (42, 3)
+    np.testing.assert_allclose(theta.sum(1), 1, atol=1e-5)
+    assert set(ids["splits"]) == {"train", "val", "test"} and not (out / "report_test.json").exists()
+    assert rep["model_reused"] is False and "First" in (out / "topics.md").read_text()
+    assert np.isfinite(rep["coherence_val"]["c_npmi"]["mean"]) and rep["coherence_train"]["c_npmi"]["mean"] > 0
+    assert (out / "fields.md").exists() and len(json.loads((out / "fields.json").read_text())) == 3
+    rep2 = run_topics(papers, out, settings(), evaluate_test=True)
+    assert rep2["model_reused"] is True and (out / "report_test.json").exists()
+    np.testing.assert_array_equal(np.load(out / "theta.npy"), theta)
+    assert run_topics(papers, out, settings(passes=9))["model_reused"] is False
+
+
+def test_names_must_exist(papers, tmp_path):
+    with pytest.raises(ValueError, match="topics.names"):
+        run_topics(papers, tmp_path, settings(), names={5: "no such topic"}, coherence_on_train=False)
+
+
+# --- inference from context words ----------------------------------------------------------------
+
+def test_infer_context_words(papers, model, tmp_path):
+    rows = [(p["field"], model.theta_of_tokens(p["prose"])) for p in C.iter_papers(papers)]
+    dom = {r["field"]: r["dominant_topic"] for r in Q.fields_table(rows, model)}
+    assert model.infer("Galaxies redshift TELESCOPE stars")[dom["astrophysics"]] > 0.5
+    assert model.infer(["regression", "variance"])[dom["statistics"]] > 0.5
+    inf = model.explain("ring ideal unicorn the xy")
+    assert abs(inf.theta.sum() - 1) < 1e-9 and inf.theta[dom["other: algebra"]] > 0.5
+    assert set(inf.unknown) == {"unicorn", "the", "xy"} and "vocabulary" in inf.reasons["unicorn"]
+    with pytest.raises(UnknownWordsError, match="vocabulary"):
+        model.infer("unicorn dragon")
+    # saved and loaded: the same θ
+    model.save(tmp_path / "m")
+    again = TopicModel.load(tmp_path / "m", names={dom["astrophysics"]: "Astrophysics"})
+    np.testing.assert_array_equal(again.infer("galaxy star"), model.infer("galaxy star"))
+    text = format_inference(again, "galaxy star unicorn")
+    assert "Astrophysics" in text and "unicorn (not in the model's vocabulary)" in text
+
+
+def test_coherence_counts_topics_absent_from_the_texts(model):
+    c = Q.coherence(model, [["ring", "ideal", "module", "group"] * 20])
+    assert c["undefined_topics"] >= 1 and (c["mean"] is None or np.isfinite(c["mean"]))
+    assert all(x is None or np.isfinite(x) for x in c["per_topic"])
+
+
+# --- command line --------------------------------------------------------------------------------
+
+def _registered() -> bool:
+    from pipeline.stages import STAGES
+
+    return "topics" in STAGES and "topics: default" in (ROOT / "conf" / "config.yaml").read_text()
+
+
+@pytest.mark.skipif(not _registered(), reason="topics stage not registered yet (pipeline/stages/__init__.py "
+                    "STAGES and conf/config.yaml defaults)")
+def test_cli_fit_then_infer(papers, tmp_path):
+    common = [sys.executable, "-m", "pipeline", "stage=topics", f"topics.input={papers}",
+              f"paths.outputs={tmp_path}", "topics.num_topics=3", "topics.dictionary.no_below=2",
+              "topics.dictionary.no_above=0.9", "topics.passes=5", "topics.chunking.max_tokens=60"]
+    r = subprocess.run(common, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "default" / "topics" / "theta.npy").exists()
+    assert "Topics in scientific texts" in r.stdout
+    r = subprocess.run(common + ["topics.infer=galaxy redshift unicorn"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("%  topic") == 3 and "unicorn (not in the model's vocabulary)" in r.stdout
+    r = subprocess.run(common + ["topics.infer=unicorn"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "vocabulary" in r.stderr
+
+
+def test_choose_prefers_coherence_among_jobs_that_separate_fields(tmp_path, capsys):
+    from pipeline.topics.choose import choose, main
+
+    def job(num, k, npmi, share):
+        d = tmp_path / str(num) / "topics"
+        d.mkdir(parents=True)
+        fields = [{"field": "statistics", "papers": 9, "share": share}]
+        (d / "report.json").write_text(json.dumps({
+            "num_topics": k, "coherence_val": {"c_npmi": {"mean": npmi}, "c_v": {"mean": 0.5}},
+            "fields_train_val": fields, "fields": fields, "settings": {"num_topics": k}}))
+
+    job(0, 8, 0.05, 0.4)
+    job(1, 10, 0.03, 0.6)
+    job(2, 12, 0.02, 0.7)
+    assert choose(tmp_path)[1]["num_topics"] == 10
+    assert main([str(tmp_path)]) == 0 and "chosen: job 1, num_topics=10" in capsys.readouterr().out
+    assert main([str(tmp_path / "nothing")]) == 2
