@@ -31,3 +31,13 @@ def test_sections_split_and_abstract_from_metadata_not_doubled():
 def test_pathological_inputs_do_not_raise():
     for body in ["", "{" * 500, r"\begin{itemize}", r"\section{", "$" * 7, "\\" * 9, r"\verb"]:
         prose_tokens(body, None, None)
+
+
+def test_picture_code_is_not_prose():
+    from pipeline.latex.prose import prose_tokens
+
+    body = ("Homology groups measure holes.\n\\begin{asy}\ndraw(unitcircle); label(\"node\", origin);\n\\end{asy}\n"
+            "\\begin{tikzpicture}\\draw (0,0) node {fill};\\end{tikzpicture} Spheres again.")
+    tokens = prose_tokens(body)
+    assert {"homology", "groups", "holes", "spheres"} <= set(tokens)
+    assert not {"draw", "unitcircle", "node", "fill", "origin"} & set(tokens)

@@ -31,7 +31,8 @@ STOP = STOPWORDS | LEFTOVERS
 _JUNK_ENVS = (
     r"figure|table|tikzpicture|tikzcd|pspicture|picture|tabular|tabularx|longtable|thebibliography|"
     r"algorithm|algorithmic|algorithm2e|lstlisting|verbatim|Verbatim|minted|xy|axis|filecontents|"
-    r"wrapfigure|sidewaystable|sidewaysfigure|figure\*|table\*|tabular\*|references"
+    r"wrapfigure|sidewaystable|sidewaysfigure|figure\*|table\*|tabular\*|references|"
+    r"asy|asydef|pgfpicture|circuitikz|forest|mplibcode|diagram"
 )
 _JUNK_ENV = re.compile(r"\\begin\s*\{(" + _JUNK_ENVS + r")\}.*?(?:\\end\s*\{\1\}|\Z)", re.S)
 _JUNK_CMD = re.compile(
