@@ -41,3 +41,12 @@ def test_picture_code_is_not_prose():
     tokens = prose_tokens(body)
     assert {"homology", "groups", "holes", "spheres"} <= set(tokens)
     assert not {"draw", "unitcircle", "node", "fill", "origin"} & set(tokens)
+
+
+def test_prose_does_not_depend_on_other_papers_or_the_date():
+    from pipeline.latex.prose import prose_tokens
+
+    first = prose_tokens("\\title{Quasars and pulsars}\\author{Someone}\\maketitle Stars burn.")
+    second = prose_tokens("\\maketitle Gauge fields \\today.")  # no title of its own
+    assert first == ["stars", "burn"]  # the title comes from the metadata, not from \maketitle
+    assert second == prose_tokens("Gauge fields.") == ["gauge", "fields"]

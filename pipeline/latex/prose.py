@@ -39,7 +39,9 @@ _JUNK_CMD = re.compile(
     r"\\(?:cite[a-zA-Z]*|[cC]?ref|eqref|autoref|pageref|label|url|includegraphics|vspace|hspace|"
     r"bibliographystyle|bibliography|bibitem|input|include|usepackage|documentclass|setlength|"
     r"addtolength|setcounter|addcontentsline|pagestyle|thispagestyle|newcommand|renewcommand|"
-    r"providecommand|newenvironment|linespread|color|email|affiliation|thanks|keywords|pacs)"
+    r"providecommand|newenvironment|linespread|color|email|affiliation|thanks|keywords|pacs|"
+    # \today is the date of the run, not of the paper: prose must not depend on when it was made
+    r"today|maketitle)"
     r"\*?\s*(?:\[[^\]]*\]\s*)*(?:\{[^{}]*\}\s*)*"
 )
 _BEGIN_DOC = re.compile(r"\\begin\s*\{document\}")
@@ -50,12 +52,13 @@ _WORD = re.compile(r"[^\W\d_]+")
 # Title and abstract in the text itself (the metadata's are passed in when known).
 _ABSTRACT_ENV = re.compile(r"\\begin\s*\{abstract\}(.*?)\\end\s*\{abstract\}", re.S)
 
-_converter = LatexNodes2Text(math_mode="remove", strict_latex_spaces=False)
-
-
 def _to_text(latex: str) -> str:
+    # A fresh converter each time: LatexNodes2Text remembers \title/\author/\date and prints them
+    # at a later \maketitle, so a shared one leaked one paper's title page into the next paper's
+    # prose, differently in each worker process.
+    converter = LatexNodes2Text(math_mode="remove", strict_latex_spaces=False)
     try:
-        return _converter.latex_to_text(latex)
+        return converter.latex_to_text(latex)
     except Exception as exc:  # pylatexenc raises assorted errors on malformed input
         log.debug("pylatexenc failed (%s); regex fallback", exc)
         return _CS.sub(" ", latex)
