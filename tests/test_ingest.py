@@ -238,3 +238,25 @@ def test_duplicate_ids_keep_the_first(tmp_path):
 def test_missing_source_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="data.sources"):
         run_ingest(tmp_path, [tmp_path / "nope"])
+
+
+def test_new_style_ids_with_dots_keep_their_shards(tmp_path):
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    for i in (1, 2):
+        (folder / f"2101.0000{i}.gz").write_bytes(gz(DOC % f"paper {i}"))
+    stats, papers, _ = run_ingest(tmp_path, [folder])
+    assert set(papers) == {"2101.00001", "2101.00002"} and stats["papers_flattened"] == 2
+    again, papers2, _ = run_ingest(tmp_path, [folder])  # and a re-run reuses them
+    assert papers2 == papers
+
+
+def test_resume_redoes_duplicates_when_an_earlier_source_goes(tmp_path):
+    a = bulk_tar(tmp_path / "arXiv_src_0301_001.tar", {"0301/hep-th0301001.gz": gz(DOC % "first")})
+    folder = tmp_path / "more"
+    folder.mkdir()
+    (folder / "hep-th0301001.gz").write_bytes(gz(DOC % "second"))
+    _, papers, _ = run_ingest(tmp_path, [a, folder])
+    assert "first" in papers["hep-th/0301001"]["latex"]
+    _, papers, skipped = run_ingest(tmp_path, [folder])  # the folder's unit must not be reused as is
+    assert "second" in papers["hep-th/0301001"]["latex"] and skipped == []

@@ -1,7 +1,6 @@
 """The reference mode, the verdict's definition: one whole document per equation, real pdflatex."""
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -54,16 +53,14 @@ def test_hostile_input_cannot_touch_files(hostile, tmp_path, monkeypatch):
 
 
 def test_reads_never_wait_on_stdin():
-    t0 = time.monotonic()
     v = ref("\\errorstopmode\\read-1 to\\x \\undefinedthing")
-    assert not v.compiles and time.monotonic() - t0 < 5
+    # had TeX waited for terminal input, the run would have ended at the time limit instead
+    assert not v.compiles and "time limit" not in v.error
 
 
 def test_timeout_kills_endless_loop():
-    t0 = time.monotonic()
     v = ref("\\def\\x{\\x}\\x", timeout_s=2)
     assert not v.compiles and "time limit" in v.error
-    assert time.monotonic() - t0 < 5
     assert tex_children() == []  # the whole process group was killed and reaped
 
 

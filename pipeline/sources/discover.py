@@ -8,6 +8,7 @@ process never holds more than the papers in flight.
 from __future__ import annotations
 
 import hashlib
+import re
 import os
 import tarfile
 from dataclasses import dataclass
@@ -56,7 +57,9 @@ class Unit:
     def __post_init__(self) -> None:
         ident = hashlib.sha1("\n".join([self.kind, *map(str, self.paths)]).encode()).hexdigest()[:10]
         first = strip_suffix(self.paths[0].name) if self.paths else "empty"
-        self.key = f"{first}-{ident}"
+        # Keys name files `<key>.jsonl.gz`, `<key>.done.json`…: no dots in them, so the part before
+        # the first dot is always the key (`2101.00001.gz` would otherwise lose its shard).
+        self.key = f"{re.sub(r'[^A-Za-z0-9_-]', '_', first)}-{ident}"
         self.label = str(self.paths[0]) if len(self.paths) == 1 else f"{self.paths[0].parent} ({len(self.paths)} entries)"
         if self.kind == "doc_folders":
             files = [self.paths[0]] + sorted(q for p in self.paths for q in p.rglob("*") if q.is_file() and not q.is_symlink())

@@ -138,18 +138,21 @@ def ingest(
 
 def _run_units(units, meta, settings, work, seen, flat_dir, config_hash, bar, pool) -> list[dict]:
     manifests = []
+    before = hashlib.sha1()  # the units read earlier decide which ids are duplicates in this one
     for unit in units:
+        unit_hash = hashlib.sha1(f"{config_hash}{before.hexdigest()}".encode()).hexdigest()[:16]
+        before.update(f"{unit.key}:{unit.fingerprint}\n".encode())
         done_path = flat_dir / f"{unit.key}.done.json"
-        if done_path.exists():
+        if done_path.exists() and (flat_dir / f"{unit.key}.jsonl.gz").exists():
             done = json.loads(done_path.read_text())
-            if done.get("fingerprint") == unit.fingerprint and done.get("settings") == config_hash:
+            if done.get("fingerprint") == unit.fingerprint and done.get("settings") == unit_hash:
                 seen.update(n for n in unit.names() if n)
                 manifests.append(done)
                 if bar:
                     bar.update(done["stats"]["found"])
                 log.info("unit %s: already done, reused", unit.label)
                 continue
-        manifests.append(_run_unit(unit, meta, settings, work, seen, flat_dir, config_hash, bar, pool))
+        manifests.append(_run_unit(unit, meta, settings, work, seen, flat_dir, unit_hash, bar, pool))
     return manifests
 
 

@@ -62,7 +62,7 @@ def _extract(cfg: DictConfig, out: RunFolder, settings: IngestSettings) -> dict:
     logging.getLogger("pylatexenc").setLevel(logging.WARNING)
     vc = cfg.validate  # the preamble equations are judged in decides which commands are "known"
     preamble = Preamble.from_settings(vc.preamble_file, vc.documentclass, vc.packages)
-    known = known_commands(preamble, Path(vc.cache_dir))
+    known = known_commands(preamble, Path(vc.cache_dir) if vc.cache_dir else None)
     dsettings = DatasetSettings(
         max_tokens=int(p.max_tokens), min_count=int(p.min_count), split=dict(p.split),
         split_salt=str(p.split_salt), workers=settings.workers, progress=settings.progress,

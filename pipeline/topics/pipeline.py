@@ -16,6 +16,7 @@ from typing import Mapping
 
 import numpy as np
 
+from pipeline.fingerprint import code_fingerprint
 from pipeline.topics import quality as Q
 from pipeline.topics.fit import FitSettings, fit, theta_all
 from pipeline.topics.model import TopicModel, UnknownWordsError
@@ -36,7 +37,7 @@ def fingerprint(papers: Path, s: FitSettings) -> dict:
     """What the model depends on: every fitting setting and the input's content (not its mtime).
     progress is left out: showing a bar does not change the model."""
     settings = {k: v for k, v in asdict(s).items() if k != "progress"}
-    key = json.dumps(settings, sort_keys=True, default=str)
+    key = json.dumps([settings, code_fingerprint("topics/*.py")], sort_keys=True, default=str)
     return {"settings": settings, "input_sha256": file_sha256(papers),
             "key": hashlib.sha256((key + file_sha256(papers)).encode()).hexdigest()}
 

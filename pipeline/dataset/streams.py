@@ -1,0 +1,20 @@
+"""Reading the token streams prepare writes (format: docs/formats.md, `prepared/tokens/`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def read_split(tokens_dir: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(token ids, offsets) of one split, the ids memory-mapped: equation `row` is
+    `ids[offsets[row]:offsets[row + 1]]`, its <eos> included. An empty split gives empty arrays
+    (numpy cannot memory-map an empty file)."""
+    tokens_dir = Path(tokens_dir)
+    meta = json.loads((tokens_dir / "meta.json").read_text())
+    path = tokens_dir / f"{split}.bin"
+    offsets = np.load(tokens_dir / f"{split}.idx.npy")
+    if path.stat().st_size == 0:
+        return np.empty(0, dtype=meta["dtype"]), offsets
+    return np.memmap(path, dtype=meta["dtype"], mode="r"), offsets
