@@ -22,7 +22,9 @@ from pathlib import Path
 
 from pipeline.latex.comments import strip_comments
 from pipeline.latex.equations import find_display_equations
-from pipeline.latex.macros import ExpansionError, build_table, remove_iffalse
+from pipeline.latex.extract import cut_at_end_document, display_equations
+from pipeline.latex.flatten import document_body
+from pipeline.latex.macros import ExpansionError, remove_iffalse
 from pipeline.latex.normalise import normalise
 from pipeline.latex.rewrite import PackageRewriter, loaded_packages, modernise
 from pipeline.latex.tokenizer import detokenize, tokenize
@@ -78,14 +80,13 @@ def main() -> None:
     known = known_commands(Preamble(), cache)
     raw, pre_norm = [], []
     for paper in flat_papers(prepared):
-        text = remove_iffalse(strip_comments(paper["latex"]))
+        text = document_body(cut_at_end_document(remove_iffalse(strip_comments(paper["latex"]))))
         for eq in find_display_equations(text):
             raw.append(Equation(eq.latex.strip(), eq.env, eq.env_arg))
-        styles = {k: strip_comments(v) for k, v in (paper.get("styles") or {}).items()}
-        table, body_text = build_table(text, styles, known)
-        body_text = table.apply_env_aliases(table.expand(body_text, structural_only=True))
+        styles = paper.get("styles") or {}
+        found, table, _ = display_equations(paper["latex"], styles, known)
         rewriter = PackageRewriter(known, loaded_packages(paper["latex"], styles))
-        for eq in find_display_equations(body_text):
+        for eq in found:
             try:
                 pre_norm.append((modernise(rewriter.rewrite(table.expand(eq.latex))).strip(), eq.env, eq.env_arg))
             except ExpansionError:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from pipeline.latex.comments import strip_comments
 from pipeline.latex.equations import DisplayEquation, find_display_equations
+from pipeline.latex.flatten import document_body
 from pipeline.latex.macros import ExpansionError, MacroTable, build_table, remove_iffalse
 from pipeline.latex.normalise import normalise
 from pipeline.latex.prose import prose_sections
@@ -35,7 +36,6 @@ ALWAYS_KNOWN = frozenset(["begin", "end"])
 
 _WORD = re.compile(r"\\([A-Za-z]+)")
 _END_DOCUMENT = re.compile(r"\\end\s*\{document\}")
-_BEGIN_DOCUMENT = re.compile(r"\\begin\s*\{document\}")
 _BEGIN = re.compile(r"\\(?:begin|end)\s*\{([^{}]*)\}")
 
 REASONS = ("empty", "too_long", "undefined", "macro_error", "duplicate")
@@ -58,13 +58,6 @@ def cut_at_end_document(text: str) -> str:
     return text if m is None else text[: m.end()]
 
 
-def document_body(text: str) -> str:
-    """What LaTeX typesets: from the first `\\begin{document}` on (before it is the preamble, where
-    a display is not typeset: a truncated copy of the paper, say); the whole text without one."""
-    m = _BEGIN_DOCUMENT.search(text)
-    return text if m is None else text[m.end() :]
-
-
 def display_equations(
     flat_latex: str,
     styles: Mapping[str, str],
@@ -77,6 +70,7 @@ def display_equations(
     styles = {k: strip_comments(v) for k, v in styles.items()}
     table, text = build_table(text, styles, known, shorthands=shorthands)
     text = table.apply_env_aliases(table.expand(text, structural_only=True))
+    # Only the body is typeset: displays in the preamble (a truncated copy of the paper, say) are not.
     return find_display_equations(document_body(text)), table, text
 
 

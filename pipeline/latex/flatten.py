@@ -132,11 +132,7 @@ class _Flattener:
 
 def document_body(text: str) -> str:
     """The text between \\begin{document} and \\end{document}; all of it if there is none."""
-    begin = _BEGIN_DOC.search(text)
-    if not begin:
-        return text
-    end = _END_DOC.search(text, begin.end())
-    return text[begin.end() : end.start() if end else len(text)]
+    return split_preamble(text)[1]
 
 
 def split_preamble(text: str) -> tuple[str, str]:

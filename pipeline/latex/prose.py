@@ -16,6 +16,7 @@ from pylatexenc.latex2text import LatexNodes2Text
 
 from pipeline.latex.comments import strip_comments
 from pipeline.latex.equations import inline_math_spans
+from pipeline.latex.flatten import document_body
 from pipeline.latex.macros import remove_iffalse
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,6 @@ _JUNK_CMD = re.compile(
     r"today|maketitle)"
     r"\*?\s*(?:\[[^\]]*\]\s*)*(?:\{[^{}]*\}\s*)*"
 )
-_BEGIN_DOC = re.compile(r"\\begin\s*\{document\}")
-_END_DOC = re.compile(r"\\end\s*\{document\}")
 _SECTION = re.compile(r"\\(?:part|chapter|section)\*?\s*(?:\[[^\]]*\])?\s*(?=\{)")
 _CS = re.compile(r"\\[A-Za-z@]+\*?|\\.|[{}$&#^_~]")
 _WORD = re.compile(r"[^\W\d_]+")
@@ -77,11 +76,7 @@ def _cut(text: str, spans: list[tuple[int, int]]) -> str:
 
 def clean_body(body: str) -> str:
     """The body's text with comments, math, floats, tables, pictures and references removed."""
-    text = remove_iffalse(strip_comments(body))
-    b = _BEGIN_DOC.search(text)
-    if b:
-        e = _END_DOC.search(text, b.end())
-        text = text[b.end() : e.start() if e else len(text)]
+    text = document_body(remove_iffalse(strip_comments(body)))
     text = _JUNK_ENV.sub(" ", text)
     text = _cut(text, inline_math_spans(text))
     return _JUNK_CMD.sub(" ", text)
