@@ -232,3 +232,72 @@ def test_choose_prefers_coherence_among_jobs_that_separate_fields(tmp_path, caps
     assert choose(tmp_path)[1]["num_topics"] == 10
     assert main([str(tmp_path)]) == 0 and "chosen: job 1, num_topics=10" in capsys.readouterr().out
     assert main([str(tmp_path / "nothing")]) == 2
+
+
+# --- weighting long papers, restarts -------------------------------------------------------------
+
+def test_cap_keeps_evenly_spaced_chunks_of_long_papers():
+    from pipeline.topics.corpus import cap_chunks
+
+    chunks = [[str(i)] * 100 for i in range(40)]
+    kept = cap_chunks(chunks, 1000)
+    assert len(kept) == 10 and kept[0] == chunks[0] and kept[-1] == chunks[-1]
+    assert [c[0] for c in kept] == sorted({c[0] for c in kept}, key=int)  # in order, no repeats
+    assert cap_chunks(chunks, 0) is chunks and cap_chunks(chunks[:5], 1000) is not None
+    assert cap_chunks(chunks[:5], 1000) == chunks[:5]
+
+
+def test_cap_limits_a_textbook_in_the_training_corpus(papers, tmp_path):
+    capped = fit(papers, tmp_path / "c", settings(chunk_max_tokens=20, chunk_min_tokens=5, max_paper_tokens=40))[1]
+    full = fit(papers, tmp_path / "f", settings(chunk_max_tokens=20, chunk_min_tokens=5))[1]
+    assert capped["train_chunks"] < full["train_chunks"]
+    assert capped["train_tokens_in_vocab"] < full["train_tokens_in_vocab"]
+
+
+def test_choose_restart_prefers_separating_fits():
+    from pipeline.topics.restarts import choose_restart
+
+    r = [{"restart": 0, "c_npmi_val": 0.09, "fields_separated": 2, "fields": 3},
+         {"restart": 1, "c_npmi_val": 0.05, "fields_separated": 3, "fields": 3},
+         {"restart": 2, "c_npmi_val": None, "fields_separated": 3, "fields": 3},
+         {"restart": 3, "c_npmi_val": 0.05, "fields_separated": 3, "fields": 3}]
+    assert choose_restart(r)["restart"] == 1
+    none_separate = [r[0], {"restart": 4, "c_npmi_val": 0.01, "fields_separated": 1, "fields": 3}]
+    assert choose_restart(none_separate)["restart"] == 0  # then coherence alone
+
+
+def test_restarts_choose_on_validation_without_reading_test(papers, tmp_path, monkeypatch):
+    from pipeline.topics import restarts as R
+
+    seen = []
+    real = C.iter_papers
+
+    def spy(path, splits=None):
+        assert splits is not None, "a whole-file read would include test papers"
+        for p in real(path, splits):
+            seen.append(p["split"])
+            yield p
+
+    for mod in (F, C, R, Q):
+        monkeypatch.setattr(mod, "iter_papers", spy)
+    s = settings(restarts=3, restart_workers=1)
+    m = R.fit_with_restarts(papers, tmp_path / "m", s)
+    res = m.meta["restarts"]
+    assert [r["seed"] for r in res] == [7, 8, 9] and set(seen) == {"train", "val"}
+    best = R.choose_restart(res)
+    assert m.meta["chosen_restart"] == best["restart"] and m.seed == best["seed"]
+    # The kept model is the chosen seed's plain fit, bit for bit.
+    alone = fit(papers, tmp_path / "alone", settings(seed=best["seed"]))[0]
+    np.testing.assert_array_equal(m.lda.get_topics(), alone.lda.get_topics())
+    assert (tmp_path / "m" / "train_corpus.mm").exists() and not (tmp_path / "m" / R.RESTARTS_DIR).exists()
+
+
+def test_restarts_in_parallel_give_the_same_model(papers, tmp_path):
+    one = run_topics(papers, tmp_path / "a", settings(restarts=2, restart_workers=1), coherence_on_train=False)
+    two = run_topics(papers, tmp_path / "b", settings(restarts=2, restart_workers=2), coherence_on_train=False)
+    assert [r["seed"] for r in two["restarts"]] == [7, 8] and one["seed"] == two["seed"]
+    assert [r["c_npmi_val"] for r in one["restarts"]] == [r["c_npmi_val"] for r in two["restarts"]]
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "theta.npy"), np.load(tmp_path / "b" / "theta.npy"))
+    # restart_workers is not part of the fingerprint: the saved model is reused.
+    assert run_topics(papers, tmp_path / "b", settings(restarts=2, restart_workers=1),
+                      coherence_on_train=False)["model_reused"] is True

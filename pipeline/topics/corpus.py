@@ -184,17 +184,34 @@ def chunk_sections(sections: Sequence[Sequence[str]], max_tokens: int, min_token
     return chunks
 
 
+def cap_chunks(chunks: list[list[str]], max_paper_tokens: int) -> list[list[str]]:
+    """At most about max_paper_tokens tokens of one paper: evenly spaced chunks, in order.
+
+    The weighting half of "long documents must not dominate": a 16,000-token textbook and a
+    2,000-token paper then weigh about the same in the topic-word estimates, and the kept chunks
+    still sample the whole book (first to last part), not only its beginning. 0 = no cap.
+    """
+    total = sum(len(c) for c in chunks)
+    if max_paper_tokens <= 0 or total <= max_paper_tokens:
+        return chunks
+    keep = max(1, round(len(chunks) * max_paper_tokens / total))
+    if keep >= len(chunks):
+        return chunks
+    idx = sorted({round(i * (len(chunks) - 1) / max(keep - 1, 1)) for i in range(keep)})
+    return [chunks[i] for i in idx]
+
+
 class TrainChunks:
     """Re-iterable stream of normalised training chunks (token lists) read from papers.jsonl."""
 
     def __init__(self, path: Path, norm: TextNormaliser, max_tokens: int, min_tokens: int,
-                 splits: Sequence[str] = ("train",)) -> None:
+                 splits: Sequence[str] = ("train",), max_paper_tokens: int = 0) -> None:
         self.path, self.norm, self.splits = Path(path), norm, tuple(splits)
         self.max_tokens, self.min_tokens = max_tokens, min_tokens
+        self.max_paper_tokens = max_paper_tokens
 
     def __iter__(self) -> Iterator[list[str]]:
         for p in iter_papers(self.path, self.splits):
             secs = [self.norm(s) for s in paper_sections(p)]
-            for c in chunk_sections(secs, self.max_tokens, self.min_tokens):
-                if c:
-                    yield c
+            chunks = [c for c in chunk_sections(secs, self.max_tokens, self.min_tokens) if c]
+            yield from cap_chunks(chunks, self.max_paper_tokens)

@@ -46,6 +46,9 @@ class FitSettings:
     keep_n: int = 20000
     chunk_max_tokens: int = 1000  # long documents are cut into chunks of about this many tokens
     chunk_min_tokens: int = 100
+    max_paper_tokens: int = 0     # a paper contributes at most about this many tokens (0 = all)
+    restarts: int = 1             # fits from seeds seed..seed+restarts-1, one kept (restarts.py)
+    restart_workers: int = 2      # restarts fitted at once (processes); does not change the result
     progress: bool = True
 
 
@@ -159,7 +162,8 @@ def fit(papers: Path, work_dir: Path, s: FitSettings) -> tuple[TopicModel, dict]
     work_dir.mkdir(parents=True, exist_ok=True)
     norm = build_normaliser(papers, s)
     dictionary = build_dictionary(papers, norm, s)
-    chunks = TrainChunks(papers, norm, s.chunk_max_tokens, s.chunk_min_tokens)
+    chunks = TrainChunks(papers, norm, s.chunk_max_tokens, s.chunk_min_tokens,
+                         max_paper_tokens=s.max_paper_tokens)
     mm = work_dir / "train_corpus.mm"
     MmCorpus.serialize(str(mm), (dictionary.doc2bow(c) for c in chunks))
     corpus = MmCorpus(str(mm))

@@ -18,8 +18,9 @@ import numpy as np
 
 from pipeline.fingerprint import code_fingerprint
 from pipeline.topics import quality as Q
-from pipeline.topics.fit import FitSettings, fit, theta_all
+from pipeline.topics.fit import FitSettings, theta_all
 from pipeline.topics.model import TopicModel, UnknownWordsError
+from pipeline.topics.restarts import fit_with_restarts
 
 log = logging.getLogger(__name__)
 FINGERPRINT_FILE = "fingerprint.json"
@@ -35,8 +36,8 @@ def file_sha256(path: Path) -> str:
 
 def fingerprint(papers: Path, s: FitSettings) -> dict:
     """What the model depends on: every fitting setting and the input's content (not its mtime).
-    progress is left out: showing a bar does not change the model."""
-    settings = {k: v for k, v in asdict(s).items() if k != "progress"}
+    progress and restart_workers are left out: neither changes the model."""
+    settings = {k: v for k, v in asdict(s).items() if k not in ("progress", "restart_workers")}
     key = json.dumps([settings, code_fingerprint("topics/*.py")], sort_keys=True, default=str)
     return {"settings": settings, "input_sha256": file_sha256(papers),
             "key": hashlib.sha256((key + file_sha256(papers)).encode()).hexdigest()}
@@ -55,7 +56,7 @@ def fit_or_load(papers: Path, model_dir: Path, s: FitSettings) -> tuple[TopicMod
             log.warning("topics: saved model in %s unusable (%s); fitting again", model_dir, exc)
     if fp_file.exists():
         fp_file.unlink()  # a crash mid-save must not leave a stale fingerprint on a new model
-    model, _ = fit(papers, model_dir, s)
+    model = fit_with_restarts(papers, model_dir, s)
     model.save(model_dir)
     _write_json(fp_file, fp)
     return model, False
@@ -96,6 +97,7 @@ def run_topics(papers: Path, out_dir: Path, s: FitSettings, names: Mapping[int, 
     coh_val = {m: Q.coherence(model, val_texts, m) for m in ("c_npmi", "c_v")}
     report = {
         "num_topics": model.num_topics, "model_reused": reused, "fit": model.meta.get("fit"),
+        "seed": model.seed, "restarts": model.meta.get("restarts"),
         "settings": {k: v for k, v in asdict(s).items()},
         "coherence_definition": "mean over topics of gensim c_npmi, top 10 words, default window (10), "
                                 "on the split's prose through the model's normaliser; non-finite topics "
