@@ -34,3 +34,14 @@ def test_preamble_hash_and_lines():
     assert p.text == "\\documentclass{article}\n\\usepackage{amsmath,amssymb,amsfonts,mathtools,bm}\n"
     assert p.line_count == 2 and len(p.hash) == 16
     assert Preamble(packages=("amsmath",)).hash != p.hash
+
+
+def test_preamble_hash_names_the_tex_installation(monkeypatch):
+    import pipeline.texcheck.preamble as P
+    from pipeline.texcheck.installation import _first_line, tex_installation_id
+
+    assert "pdfTeX" in _first_line(["pdftex", "--version"])  # the identity reads the real binary
+    assert len(tex_installation_id()) == 16
+    here = Preamble().hash
+    monkeypatch.setattr(P, "tex_installation_id", lambda: "another-texlive")
+    assert Preamble().hash != here  # caches of another TeX Live are not reused

@@ -1,9 +1,14 @@
-"""The fixed preamble every equation is judged in, and its hash (the key of every cache)."""
+"""The fixed preamble every equation is judged in, and its hash (the key of every cache).
+
+The hash covers the preamble text and the TeX installation (installation.py), so caches built by
+another TeX Live are never reused."""
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pipeline.texcheck.installation import tex_installation_id
 
 DEFAULT_PACKAGES = ("amsmath", "amssymb", "amsfonts", "mathtools", "bm")
 
@@ -48,7 +53,8 @@ class Preamble:
 
     @property
     def hash(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:16]
+        key = self.text + "\0" + tex_installation_id()
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
     @property
     def line_count(self) -> int:
