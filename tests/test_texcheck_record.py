@@ -38,10 +38,33 @@ def test_preamble_hash_and_lines():
 
 def test_preamble_hash_names_the_tex_installation(monkeypatch):
     import pipeline.texcheck.preamble as P
-    from pipeline.texcheck.installation import _first_line, tex_installation_id
 
-    assert "pdfTeX" in _first_line(["pdftex", "--version"])  # the identity reads the real binary
-    assert len(tex_installation_id()) == 16
     here = Preamble().hash
     monkeypatch.setattr(P, "tex_installation_id", lambda: "another-texlive")
     assert Preamble().hash != here  # caches of another TeX Live are not reused
+
+
+def test_installation_id_follows_version_format_and_package_database(monkeypatch, tmp_path):
+    import pipeline.texcheck.installation as I
+
+    fmt, lsr = tmp_path / "pdflatex.fmt", tmp_path / "ls-R"
+    fmt.write_text("format")
+    lsr.write_text("db")
+    answers = {"pdftex": "pdfTeX 3.14 (TeX Live 2022)", "-engine=pdftex": str(fmt), "-var-value=TEXMFDIST": str(tmp_path)}
+    monkeypatch.setattr(I, "_first_line", lambda cmd: answers[cmd[0] if cmd[0] == "pdftex" else cmd[1]])
+    ident = I.tex_installation_id.__wrapped__
+    first = ident()
+    assert len(first) == 16 and ident() == first
+    lsr.write_text("db after mktexlsr")  # a package upgraded
+    second = ident()
+    fmt.write_text("rebuilt format!")
+    third = ident()
+    answers["pdftex"] = "pdfTeX 3.15 (TeX Live 2024)"
+    assert len({first, second, third, ident()}) == 4
+
+
+def test_installation_id_of_this_machine():
+    from pipeline.texcheck.installation import _first_line, tex_installation_id
+
+    assert "pdfTeX" in _first_line(["pdftex", "--version"])  # setup.sh installs TeX Live
+    assert len(tex_installation_id()) == 16

@@ -243,8 +243,9 @@ def test_cap_keeps_evenly_spaced_chunks_of_long_papers():
     kept = cap_chunks(chunks, 1000)
     assert len(kept) == 10 and kept[0] == chunks[0] and kept[-1] == chunks[-1]
     assert [c[0] for c in kept] == sorted({c[0] for c in kept}, key=int)  # in order, no repeats
-    assert cap_chunks(chunks, 0) is chunks and cap_chunks(chunks[:5], 1000) is not None
-    assert cap_chunks(chunks[:5], 1000) == chunks[:5]
+    assert cap_chunks(chunks, 0) is chunks and cap_chunks(chunks[:5], 1000) == chunks[:5]
+    assert cap_chunks(chunks, 100) == [chunks[20]]  # one chunk kept: the middle one
+    assert cap_chunks([], 100) == []
 
 
 def test_cap_limits_a_textbook_in_the_training_corpus(papers, tmp_path):
@@ -284,7 +285,8 @@ def test_restarts_choose_on_validation_without_reading_test(papers, tmp_path, mo
     m = R.fit_with_restarts(papers, tmp_path / "m", s)
     res = m.meta["restarts"]
     assert [r["seed"] for r in res] == [7, 8, 9] and set(seen) == {"train", "val"}
-    best = R.choose_restart(res)
+    separating = [r for r in res if r["fields_separated"] == r["fields"]] or res
+    best = max(separating, key=lambda r: r["c_npmi_val"])  # the rule, written out independently
     assert m.meta["chosen_restart"] == best["restart"] and m.seed == best["seed"]
     # The kept model is the chosen seed's plain fit, bit for bit.
     alone = fit(papers, tmp_path / "alone", settings(seed=best["seed"]))[0]
@@ -301,3 +303,19 @@ def test_restarts_in_parallel_give_the_same_model(papers, tmp_path):
     # restart_workers is not part of the fingerprint: the saved model is reused.
     assert run_topics(papers, tmp_path / "b", settings(restarts=2, restart_workers=1),
                       coherence_on_train=False)["model_reused"] is True
+
+
+def test_a_failing_restart_leaves_no_files(papers, tmp_path, monkeypatch):
+    from pipeline.topics import restarts as R
+
+    real = R.fit
+
+    def flaky(papers, work_dir, s):
+        if s.seed == 8:
+            raise MemoryError("simulated")
+        return real(papers, work_dir, s)
+
+    monkeypatch.setattr(R, "fit", flaky)
+    with pytest.raises(MemoryError):
+        R.fit_with_restarts(papers, tmp_path / "m", settings(restarts=3, restart_workers=1))
+    assert not (tmp_path / "m" / R.RESTARTS_DIR).exists()

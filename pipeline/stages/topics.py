@@ -32,7 +32,7 @@ def _settings(t: DictConfig):
         no_above=float(t.dictionary.no_above), keep_n=int(t.dictionary.keep_n),
         chunk_max_tokens=int(t.chunking.max_tokens), chunk_min_tokens=int(t.chunking.min_tokens),
         max_paper_tokens=int(t.chunking.get("max_paper_tokens", 0) or 0),
-        restarts=int(t.get("restarts", 1) or 1), restart_workers=int(t.get("restart_workers", 2) or 1),
+        restarts=int(t.get("restarts", 1) or 1), restart_workers=int(t.get("restart_workers", 2) or 0),
         progress=bool(t.progress),
     )
 

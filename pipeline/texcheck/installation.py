@@ -1,35 +1,48 @@
 """Which TeX installation judges: part of every cache key, so a TeX Live upgrade never reuses old verdicts.
 
-A verdict depends on the preamble *and* on the pdfTeX binary and the LaTeX kernel and packages it
-loads. The identity is the first line of `pdftex --version` plus the path, size and modification
-time of the installed `pdflatex.fmt` (found with kpsewhich): Debian's TeX Live packages rebuild that
-format whenever the kernel or a preloaded package changes, so an upgrade changes the identity even
-when pdfTeX's own version does not.
+A verdict depends on the preamble *and* on the pdfTeX binary, the LaTeX kernel and the packages the
+preamble loads. The identity hashes: the first line of `pdftex --version`; the path, size and
+modification time of the installed `pdflatex.fmt` (rebuilt when the kernel or a preloaded package
+changes); and those of TEXMFDIST's `ls-R` file database (rewritten by mktexlsr whenever a TeX Live
+package is installed, upgraded or removed, e.g. mathtools or bm). Files a user added to a personal
+texmf tree by hand are not covered: clear `validate.cache_dir` after changing those.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import subprocess
+
+log = logging.getLogger(__name__)
 
 
 def _first_line(cmd: list[str]) -> str:
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL).stdout
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL).stdout
     except (OSError, subprocess.SubprocessError):
         return ""
     return out.splitlines()[0].strip() if out.strip() else ""
 
 
-@functools.lru_cache(maxsize=1)  # two subprocesses, once per process: the installation does not change under a run
+def _file_id(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+
+
+@functools.lru_cache(maxsize=1)  # subprocesses once per process: the installation does not change under a run
 def tex_installation_id() -> str:
-    """A short hash naming this machine's TeX installation ("" parts when a tool is missing)."""
+    """A 16-hex-digit hash naming this machine's TeX installation."""
     version = _first_line(["pdftex", "--version"])
     fmt = _first_line(["kpsewhich", "-engine=pdftex", "pdflatex.fmt"])
-    try:
-        st = os.stat(fmt) if fmt else None
-        fmt_id = f"{fmt}:{st.st_size}:{st.st_mtime_ns}" if st else ""
-    except OSError:
-        fmt_id = ""
-    return hashlib.sha256(f"{version}\n{fmt_id}".encode()).hexdigest()[:16]
+    dist = _first_line(["kpsewhich", "-var-value=TEXMFDIST"])
+    parts = [version, _file_id(fmt) if fmt else "", _file_id(os.path.join(dist, "ls-R")) if dist else ""]
+    if not all(parts):
+        log.warning("TeX installation only partly identified (pdftex --version, pdflatex.fmt, ls-R: %s); "
+                    "check that TeX Live is on PATH (scripts/setup.sh installs it). Caches stay keyed by "
+                    "what was found.", ["ok" if p else "missing" for p in parts])
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

@@ -189,7 +189,9 @@ def cap_chunks(chunks: list[list[str]], max_paper_tokens: int) -> list[list[str]
 
     The weighting half of "long documents must not dominate": a 16,000-token textbook and a
     2,000-token paper then weigh about the same in the topic-word estimates, and the kept chunks
-    still sample the whole book (first to last part), not only its beginning. 0 = no cap.
+    still sample the whole book (first to last part), not only its beginning; when one chunk is
+    kept it is the middle one. 0 = no cap. A paper that is a single chunk (chunking off) is never
+    cut: the cap only chooses among chunks.
     """
     total = sum(len(c) for c in chunks)
     if max_paper_tokens <= 0 or total <= max_paper_tokens:
@@ -197,7 +199,9 @@ def cap_chunks(chunks: list[list[str]], max_paper_tokens: int) -> list[list[str]
     keep = max(1, round(len(chunks) * max_paper_tokens / total))
     if keep >= len(chunks):
         return chunks
-    idx = sorted({round(i * (len(chunks) - 1) / max(keep - 1, 1)) for i in range(keep)})
+    if keep == 1:
+        return [chunks[len(chunks) // 2]]
+    idx = sorted({round(i * (len(chunks) - 1) / (keep - 1)) for i in range(keep)})
     return [chunks[i] for i in idx]
 
 

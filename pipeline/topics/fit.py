@@ -48,7 +48,8 @@ class FitSettings:
     chunk_min_tokens: int = 100
     max_paper_tokens: int = 0     # a paper contributes at most about this many tokens (0 = all)
     restarts: int = 1             # fits from seeds seed..seed+restarts-1, one kept (restarts.py)
-    restart_workers: int = 2      # restarts fitted at once (processes); does not change the result
+    restart_workers: int = 2      # restarts fitted at once (processes, 0 = one per core); with
+                                  # workers=1 the result does not depend on it
     progress: bool = True
 
 

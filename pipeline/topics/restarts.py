@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from dataclasses import replace
 from pathlib import Path
 
@@ -56,28 +57,43 @@ def fit_with_restarts(papers: Path, model_dir: Path, s: FitSettings) -> TopicMod
     """Fit s.restarts models (s.restart_workers at a time) and return the chosen one; every fit's
     scores go into its meta["restarts"]. A single restart is a plain fit."""
     model_dir = Path(model_dir)
+    work = model_dir / RESTARTS_DIR
+    shutil.rmtree(work, ignore_errors=True)  # a crashed earlier run's leftovers
     if s.restarts <= 1:
         model, _ = fit(papers, model_dir, s)
         return model
-    work = model_dir / RESTARTS_DIR
-    shutil.rmtree(work, ignore_errors=True)
     workers = max(1, min(s.restarts, s.restart_workers or os.cpu_count() or 1))
     jobs = [(papers, work / str(i), s, i) for i in range(s.restarts)]
+    try:
+        results = _run(jobs, workers, s)
+        best = choose_restart(results)
+        model = TopicModel.load(work / str(best["restart"]))
+        model.meta = {**model.meta, "restarts": results, "chosen_restart": best["restart"]}
+        # The chosen model is saved into model_dir by the caller; its corpus is kept, the rest is not.
+        for f in (work / str(best["restart"])).glob("train_corpus.mm*"):
+            shutil.move(str(f), model_dir / f.name)
+        return model
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(jobs: list[tuple], workers: int, s: FitSettings) -> list[dict]:
     if workers == 1:
-        results = [_fit_one(*j) for j in _progress(jobs, s)]
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_fit_one, *j) for j in jobs]
-            results = [f.result() for f in _progress(futures, s)]
-    best = choose_restart(results)
-    model = TopicModel.load(work / str(best["restart"]))
-    model.meta = {**model.meta, "restarts": results, "chosen_restart": best["restart"]}
-    # The chosen model is saved into model_dir by the caller; the others are not kept.
-    corpus = work / str(best["restart"]) / "train_corpus.mm"
-    for f in corpus.parent.glob("train_corpus.mm*"):
-        shutil.move(str(f), model_dir / f.name)
-    shutil.rmtree(work, ignore_errors=True)
-    return model
+        return [_fit_one(*j) for j in _progress(jobs, s)]
+    # forkserver: the workers do not inherit the threads of earlier stages run in this process.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
+    futures = [pool.submit(_fit_one, *j) for j in jobs]
+    results = []
+    try:
+        for j, f in zip(jobs, _progress(futures, s)):
+            try:
+                results.append(f.result())
+            except Exception as exc:
+                raise RuntimeError(f"topics: restart {j[3]} (seed {s.seed + j[3]}) failed: {exc!r}; "
+                                   "if a worker was killed (memory), retry with topics.restart_workers=1") from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results
 
 
 def _progress(items: list, s: FitSettings):
