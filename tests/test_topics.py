@@ -310,10 +310,10 @@ def test_a_failing_restart_leaves_no_files(papers, tmp_path, monkeypatch):
 
     real = R.fit
 
-    def flaky(papers, work_dir, s):
+    def flaky(papers, work_dir, s, **kw):
         if s.seed == 8:
             raise MemoryError("simulated")
-        return real(papers, work_dir, s)
+        return real(papers, work_dir, s, **kw)
 
     monkeypatch.setattr(R, "fit", flaky)
     with pytest.raises(MemoryError):

@@ -98,9 +98,10 @@ class _PassProgress(logging.Handler):
 
     _RE = re.compile(r"PROGRESS: pass (\d+), (?:dispatched chunk #\d+ = )?(?:at )?documents? (?:up to )?#(\d+)/(\d+)")
 
-    def __init__(self, passes: int) -> None:
+    def __init__(self, passes: int, label: str = "", position: int = 0) -> None:
         super().__init__(logging.INFO)
         self.passes, self.bar, self.pass_, self.done = passes, None, -1, 0
+        self.label, self.position = label, position
 
     def emit(self, record: logging.LogRecord) -> None:
         m = self._RE.search(record.getMessage())
@@ -112,7 +113,8 @@ class _PassProgress(logging.Handler):
         if p != self.pass_:
             self.close()
             self.pass_, self.done = p, 0
-            self.bar = tqdm(total=n, desc=f"LDA pass {p + 1}/{self.passes}", unit="doc", leave=False)
+            self.bar = tqdm(total=n, desc=f"{self.label}LDA pass {p + 1}/{self.passes}", unit="doc",
+                            leave=False, position=self.position)
         # gensim logs "at document #d" before working on the chunk that ends at d: show the
         # previous chunk's end as done.
         self.bar.n = min(self.done, n)
@@ -127,11 +129,12 @@ class _PassProgress(logging.Handler):
         super().close()
 
 
-def train_lda(corpus: Any, dictionary: Dictionary, s: FitSettings) -> LdaModel:
+def train_lda(corpus: Any, dictionary: Dictionary, s: FitSettings, bar_label: str = "",
+              bar_position: int = 0) -> LdaModel:
     kw = dict(corpus=corpus, id2word=dictionary, num_topics=s.num_topics, passes=s.passes,
               iterations=s.iterations, chunksize=s.chunksize, random_state=s.seed, eval_every=None)
     glog = [logging.getLogger(n) for n in ("gensim.models.ldamodel", "gensim.models.ldamulticore")]
-    handler = _PassProgress(s.passes) if s.progress else None
+    handler = _PassProgress(s.passes, bar_label, bar_position) if s.progress else None
     saved = [(g.level, g.propagate) for g in glog]
     if handler:
         for g in glog:  # our handler only: gensim's INFO chatter stays off the console
@@ -152,7 +155,8 @@ def train_lda(corpus: Any, dictionary: Dictionary, s: FitSettings) -> LdaModel:
                 g.propagate = prop
 
 
-def fit(papers: Path, work_dir: Path, s: FitSettings) -> tuple[TopicModel, dict]:
+def fit(papers: Path, work_dir: Path, s: FitSettings, bar_label: str = "",
+        bar_position: int = 0) -> tuple[TopicModel, dict]:
     """Fit on the training papers of `papers`; returns the model and fitting statistics.
 
     The training chunks' bags of words are written once to work_dir/train_corpus.mm and LDA streams
@@ -171,7 +175,7 @@ def fit(papers: Path, work_dir: Path, s: FitSettings) -> tuple[TopicModel, dict]
     if len(corpus) == 0:
         raise ValueError(f"{papers}: no training paper has prose; check the prepare stage's output")
     t1 = time.time()
-    lda = train_lda(corpus, dictionary, s)
+    lda = train_lda(corpus, dictionary, s, bar_label, bar_position)
     t2 = time.time()
     stats = {"train_papers": dictionary.num_docs, "train_chunks": len(corpus),
              "train_tokens_in_vocab": int(corpus.num_nnz and sum(c for doc in corpus for _, c in doc)),

@@ -37,9 +37,11 @@ def validation_score(model: TopicModel, papers: Path) -> dict:
     return {"c_npmi_val": c, "fields_separated": ok, "fields": n}
 
 
-def _fit_one(papers: Path, work_dir: Path, s: FitSettings, i: int) -> dict:
-    si = replace(s, seed=s.seed + i, restarts=1, progress=False)
-    model, stats = fit(papers, work_dir, si)
+def _fit_one(papers: Path, work_dir: Path, s: FitSettings, i: int, bar_position: int = 0) -> dict:
+    si = replace(s, seed=s.seed + i, restarts=1)
+    # One pass bar per running restart, each on its own terminal line.
+    model, stats = fit(papers, work_dir, si, bar_label=f"restart {i + 1}/{s.restarts} (seed {si.seed}): ",
+                       bar_position=bar_position)
     model.save(work_dir)
     return {"restart": i, "seed": si.seed, **validation_score(model, papers), "fit": stats}
 
@@ -63,7 +65,7 @@ def fit_with_restarts(papers: Path, model_dir: Path, s: FitSettings) -> TopicMod
         model, _ = fit(papers, model_dir, s)
         return model
     workers = max(1, min(s.restarts, s.restart_workers or os.cpu_count() or 1))
-    jobs = [(papers, work / str(i), s, i) for i in range(s.restarts)]
+    jobs = [(papers, work / str(i), s, i, i % workers) for i in range(s.restarts)]
     try:
         results = _run(jobs, workers, s)
         best = choose_restart(results)
@@ -79,13 +81,13 @@ def fit_with_restarts(papers: Path, model_dir: Path, s: FitSettings) -> TopicMod
 
 def _run(jobs: list[tuple], workers: int, s: FitSettings) -> list[dict]:
     if workers == 1:
-        return [_fit_one(*j) for j in _progress(jobs, s)]
+        return [_fit_one(*j) for j in jobs]
     # forkserver: the workers do not inherit the threads of earlier stages run in this process.
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
     futures = [pool.submit(_fit_one, *j) for j in jobs]
     results = []
     try:
-        for j, f in zip(jobs, _progress(futures, s)):
+        for j, f in zip(jobs, futures):
             try:
                 results.append(f.result())
             except Exception as exc:
@@ -94,11 +96,3 @@ def _run(jobs: list[tuple], workers: int, s: FitSettings) -> list[dict]:
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return results
-
-
-def _progress(items: list, s: FitSettings):
-    if not s.progress:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc=f"LDA restarts ({s.restarts} seeds)", unit="fit", leave=False)
