@@ -22,11 +22,10 @@ from pathlib import Path
 
 from pipeline.latex.comments import strip_comments
 from pipeline.latex.equations import find_display_equations
-from pipeline.latex.extract import cut_at_end_document, display_equations
+from pipeline.latex.extract import BodyExpander, cut_at_end_document, display_equations
 from pipeline.latex.flatten import document_body
 from pipeline.latex.macros import ExpansionError, remove_iffalse
 from pipeline.latex.normalise import normalise
-from pipeline.latex.rewrite import PackageRewriter, loaded_packages, modernise
 from pipeline.latex.tokenizer import detokenize, tokenize
 from pipeline.texcheck import Equation, Preamble, check
 from pipeline.texcheck.known import known_commands
@@ -84,11 +83,11 @@ def main() -> None:
         for eq in find_display_equations(text):
             raw.append(Equation(eq.latex.strip(), eq.env, eq.env_arg))
         styles = paper.get("styles") or {}
-        found, table, _ = display_equations(paper["latex"], styles, known)
-        rewriter = PackageRewriter(known, loaded_packages(paper["latex"], styles))
+        found, table, text = display_equations(paper["latex"], styles, known)
+        expander = BodyExpander.for_paper(paper["latex"], text, styles, table, known)
         for eq in found:
             try:
-                pre_norm.append((modernise(rewriter.rewrite(table.expand(eq.latex))).strip(), eq.env, eq.env_arg))
+                pre_norm.append((expander.expand(eq.latex).strip(), eq.env, eq.env_arg))
             except ExpansionError:
                 pass
     base = rng.sample(raw, min(args.n, len(raw)))

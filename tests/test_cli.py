@@ -56,3 +56,40 @@ def test_multirun_jobs_write_their_own_folders(tmp_path):
         stats = json.loads((run / "sweeps" / "prepare" / job / "prepared" / "stats.json").read_text())
         assert stats["ingest"]["papers_flattened"] == 3
     assert not (run / "prepared").exists()  # the run's own outputs are untouched
+
+
+def _paper_folder(tmp_path: Path, with_metadata: bool) -> Path:
+    folder = tmp_path / ("with" if with_metadata else "without")
+    folder.mkdir()
+    for i in range(1, 4):
+        (folder / f"2301.0000{i}.gz").write_bytes(gz(DOC % f"paper {i}: $$x^{i}$$"))
+    if with_metadata:
+        lines = [{"id": f"2301.0000{i}", "title": f"Title {i}", "categories": "astro-ph.GA",
+                  "license": "http://creativecommons.org/licenses/by/4.0/"} for i in range(1, 4)]
+        (folder / "arxiv-metadata-oai-snapshot.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    return folder
+
+
+def test_metadata_beside_the_sources_is_found_by_default(tmp_path):
+    folder = _paper_folder(tmp_path, with_metadata=True)
+    # named twice, once through `..`: still read once
+    res = pipeline("stage=prepare", "run=m", "paths.outputs=outs", f"data.sources=[{folder}]",
+                   f"data.metadata=[{folder}/../with/arxiv-metadata-oai-snapshot.jsonl]", "experiment=tiny", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    run = tmp_path / "outs" / "m"
+    meta = json.loads((run / "prepared" / "stats.json").read_text())["ingest"]["metadata"]
+    assert meta["papers_with_metadata"] == 3 and meta["lines_read"] == 3 and len(meta["files"]) == 1
+    titles = [json.loads(l)["title"] for l in (run / "prepared" / "papers.jsonl").read_text().splitlines()]
+    assert sorted(titles) == ["Title 1", "Title 2", "Title 3"]
+    assert "have metadata" not in res.stdout + res.stderr
+
+
+def test_papers_without_metadata_are_warned_about(tmp_path):
+    folder = _paper_folder(tmp_path, with_metadata=False)
+    res = pipeline("stage=prepare", "run=n", "paths.outputs=outs", f"data.sources=[{folder}]", "experiment=tiny",
+                   cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    said = res.stdout + res.stderr
+    assert "only 0 of 3 papers (0%) have metadata" in said and "data.metadata" in said
+    meta = json.loads((tmp_path / "outs" / "n" / "prepared" / "stats.json").read_text())["ingest"]["metadata"]
+    assert meta["papers_with_metadata"] == 0 and meta["fraction"] == 0.0

@@ -15,9 +15,7 @@ KNOWN = {n: None for n in (
     "frac alpha beta gamma mu nu partial sum int left right langle rangle mathrm mathbf mathcal mathbb text "
     "label nonumber quad cdot operatorname begin end not binom sqrt in psi").split()}
 
-CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
-if not CORPUS.exists():
-    CORPUS = Path("/work/shared/corpus")
+from tests.conftest import CORPUS
 
 
 def test_extract_paper_small():
@@ -74,11 +72,7 @@ def _sample_papers(n: int, seed: int = 0):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (CORPUS / "arxiv").exists(), reason="shared corpus not present")
-def test_round_trip_on_real_equations():
-    known = KNOWN
-    probe = Path("/tmp/lx/known.json")  # optional: a larger known set, if a run left one
-    if probe.exists():
-        known = {n: None for n in json.loads(probe.read_text())}
+def test_round_trip_on_real_equations(known):
     total = 0
     for text in _sample_papers(8):
         r = extract_paper(text, {}, known, max_tokens=10_000, prose=False)

@@ -74,10 +74,11 @@ def _extract(line: str, max_tokens: int, fractions: dict, salt: str) -> str:
         res = extract_paper(rec["latex"], rec.get("styles") or {}, _KNOWN, max_tokens,
                             title=meta.get("title"), abstract=meta.get("abstract"))
     except Exception as exc:  # one bad paper never stops a run
-        out |= {"error": f"{type(exc).__name__}: {exc}", "found": 0, "dropped": {}, "undefined": {},
+        out |= {"error": f"{type(exc).__name__}: {exc}", "found": 0, "dropped": {}, "undefined": {}, "diagrams": {},
                 "prose_sections": [], "equations": []}
         return json.dumps(out, ensure_ascii=False)
     out |= {"found": res.found, "dropped": dict(res.dropped), "undefined": dict(res.undefined),
+            "diagrams": dict(res.diagrams),
             "prose_sections": res.prose_sections, "equations": res.equations}
     return json.dumps(out, ensure_ascii=False)
 
@@ -190,6 +191,7 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
     stats: Counter = Counter()
     dropped: Counter = Counter()
     undefined: Counter = Counter()
+    diagrams: Counter = Counter()
     groups: dict[str, Counter] = {}
     split_counts: dict[str, Counter] = {s: Counter() for s in SPLITS}
     unk = vocab.unk_id
@@ -215,16 +217,19 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
                                     ensure_ascii=False) + "\n")
             dropped.update(paper["dropped"])
             undefined.update(paper["undefined"])
+            diagrams.update(paper.get("diagrams") or {})
             n_dropped = sum(paper["dropped"].values()) + len(paper["equations"]) - len(kept)
             g = groups.setdefault(_group(paper), Counter())
             g["papers"] += 1
             g["found"] += paper["found"]
             g["kept"] += len(kept)
             g["dropped_duplicate"] += paper["dropped"].get("duplicate", 0)
+            g["diagram"] += paper["dropped"].get("diagram", 0)
             stats["papers"] += 1
             stats["errors"] += "error" in paper
             stats["found"] += paper["found"]
             stats["kept"] += len(kept)
+            stats["diagram"] += paper["dropped"].get("diagram", 0)
             split_counts[split]["papers"] += 1
             split_counts[split]["equations"] += len(kept)
             prose = [t for s in paper["prose_sections"] for t in s]
@@ -247,6 +252,9 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
     def frac(c: Counter) -> float | None:
         return round(c["kept"] / c["found"], 4) if c["found"] else None
 
+    def frac_no_diagrams(c: Counter) -> float | None:
+        return round(c["kept"] / (c["found"] - c["diagram"]), 4) if c["found"] > c["diagram"] else None
+
     not_2003 = Counter()
     for name, c in groups.items():
         if name != "arxiv:hep-th 2003":
@@ -258,9 +266,14 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
         "equations_kept": stats["kept"],
         "kept_fraction": frac(stats),
         "kept_fraction_with_macros_present": frac(not_2003),
+        # the same two with diagrams (TikZ, xymatrix, ...) left out of the equations found
+        "kept_fraction_without_diagrams": frac_no_diagrams(stats),
+        "kept_fraction_with_macros_present_without_diagrams": frac_no_diagrams(not_2003),
         "dropped": dict(sorted(dropped.items())),
+        "diagrams_by_construct": dict(diagrams.most_common()),
         "undefined_top50": dict(undefined.most_common(50)),
-        "by_group": {k: dict(v) | {"kept_fraction": frac(v)} for k, v in sorted(groups.items())},
+        "by_group": {k: dict(v) | {"kept_fraction": frac(v), "kept_fraction_without_diagrams": frac_no_diagrams(v)}
+                     for k, v in sorted(groups.items())},
         "splits": {s: dict(split_counts[s]) for s in SPLITS},
         "vocab_size": len(vocab),
         "tokens_train": split_counts["train"]["tokens"],

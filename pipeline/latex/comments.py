@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from pipeline.latex.scan import ends_with_control_word
+
 VERBATIM_ENVS = r"verbatim\*?|Verbatim\*?|BVerbatim|LVerbatim|lstlisting|minted|filecontents\*?"
 
 _STRIP = re.compile(
@@ -23,16 +25,13 @@ _STRIP = re.compile(
 )
 
 
-_CONTROL_WORD_END = re.compile(r"\\[A-Za-z@]+$")
-
-
 def _replace(m: re.Match) -> str:
     if m.group("keep") is not None:
         return m.group("keep")
     # `\alpha%\nbeta` must not become `\alphabeta`: a space after a control word is what TeX
     # would skip anyway, so it keeps the word boundary without changing the meaning.
     start = m.start()
-    if start and m.string[start - 1].isalpha() and _CONTROL_WORD_END.search(m.string, max(0, start - 64), start):
+    if start and m.string[start - 1].isalpha() and ends_with_control_word(m.string[max(0, start - 64) : start], at_letter=True):
         return " "
     return ""
 

@@ -2,10 +2,11 @@
 
 Steps (docs/extraction.md): strip comments and `\\iffalse` blocks; read the paper's macro
 definitions (styles, then text); expand the macros that open/close display math and apply
-environment aliases, document-wide; find display equations; per equation expand all macros,
-apply package rewrites and old-style rewrites, normalise, then drop it if empty, if it still uses
-an undefined command or environment, if its expansion failed, if it is too long, or if it
-repeats an equation kept earlier in the same paper.
+environment aliases, document-wide; find display equations; drop diagrams (TikZ, xymatrix, ...);
+per equation expand all macros and glossary entries, apply package rewrites and old-style rewrites,
+normalise, then drop it if it turns out to be a diagram, if empty, if it still uses an undefined
+command or environment, if its expansion failed, if it is too long, or if it repeats an equation
+kept earlier in the same paper.
 """
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ from pipeline.latex.flatten import document_body
 from pipeline.latex.macros import ExpansionError, MacroTable, build_table, remove_iffalse
 from pipeline.latex.normalise import normalise
 from pipeline.latex.prose import prose_sections
-from pipeline.latex.rewrite import PackageRewriter, loaded_packages, modernise
+from pipeline.latex.glossary import Entry, expand_glossary, read_entries
+from pipeline.latex.rewrite import PackageRewriter, loaded_packages, modernise, unwrap_ensuremath
+from pipeline.latex.scan import control_words
+from pipeline.latex.siunitx import rewrite_units
 from pipeline.latex.tokenizer import tokenize
 
 # Environments usable inside math in the fixed preamble (amsmath, mathtools, LaTeX's array).
@@ -34,21 +38,42 @@ KNOWN_MATH_ENVS = frozenset(
 # Control words that are always fine: the preamble's structure, not commands an author defines.
 ALWAYS_KNOWN = frozenset(["begin", "end"])
 
-_WORD = re.compile(r"\\([A-Za-z]+)")
 _END_DOCUMENT = re.compile(r"\\end\s*\{document\}")
-_BEGIN = re.compile(r"\\(?:begin|end)\s*\{([^{}]*)\}")
+# `\\` is consumed whole, so `\\\\begin{x}` (a line break, then letters) names no environment.
+_BEGIN = re.compile(r"\\\\|\\(?:begin|end)\s*\{([^{}]*)\}")
 
-REASONS = ("empty", "too_long", "undefined", "macro_error", "duplicate")
+REASONS = ("empty", "too_long", "undefined", "macro_error", "duplicate", "diagram")
+
+# Pictures and diagrams written in display math: drawing code, not equations. The construct's
+# name is what stats.json counts them by.
+_DIAGRAM = re.compile(
+    r"\\\\|\\begin\s*\{(?P<env>tikzpicture|tikzcd|xy|xymatrix|CD|pspicture|picture|circuitikz|diagram"
+    r"|pgfpicture|feynman|fmfgraph\*?|feynmandiagram|dynkinDiagram|forest|quantikz|adjustbox)\}"
+    r"|\\(?P<cmd>xymatrix|xygraph|xy|tikz|Qcircuit|qcircuit|diagram|begindc|bfig|feynmandiagram|dynkin"
+    r"|entrymodifiers|SelectTips|UseTips|xyoption|psmatrix|pstree)(?![A-Za-z@])"
+)
+
+
+def diagram_construct(latex: str) -> str | None:
+    """The first diagram construct in `latex` (`tikzcd`, `xymatrix`, `Qcircuit`, ...), None if none."""
+    for m in _DIAGRAM.finditer(latex):
+        if m.group("env"):
+            return m.group("env")
+        if m.group("cmd"):
+            return m.group("cmd")
+    return None
 
 
 def undefined_commands(latex: str, known: Mapping[str, object] | Iterable[str]) -> set[str]:
-    """Control words in `latex` (names without backslash) that the preamble does not define."""
-    return {m.group(1) for m in _WORD.finditer(latex) if m.group(1) not in known and m.group(1) not in ALWAYS_KNOWN}
+    """Control words in `latex` (names without backslash) that the preamble does not define, read as
+    TeX reads them: in `a\\\\f` the `\\\\` is a line break and `f` a letter, not a command `\\f`."""
+    return {w for w in control_words(latex) if w not in known and w not in ALWAYS_KNOWN}
 
 
 def undefined_environments(latex: str, known_envs: Iterable[str] = KNOWN_MATH_ENVS) -> set[str]:
     envs = known_envs if isinstance(known_envs, (set, frozenset)) else set(known_envs)
-    return {m.group(1).strip() for m in _BEGIN.finditer(latex) if m.group(1).strip() not in envs}
+    return {m.group(1).strip() for m in _BEGIN.finditer(latex)
+            if m.group(1) is not None and m.group(1).strip() not in envs}
 
 
 def cut_at_end_document(text: str) -> str:
@@ -74,6 +99,29 @@ def display_equations(
     return find_display_equations(document_body(text)), table, text
 
 
+@dataclass
+class BodyExpander:
+    """Step 5 before normalisation: one display body in the fixed preamble's terms."""
+
+    table: MacroTable
+    rewriter: PackageRewriter
+    glossary: dict[str, Entry]
+
+    @classmethod
+    def for_paper(cls, flat_latex: str, text: str, styles: Mapping[str, str], table: MacroTable,
+                  known: Mapping[str, object]) -> "BodyExpander":
+        """`text` is the paper as `display_equations` returned it (definitions read out)."""
+        return cls(table, PackageRewriter(known, loaded_packages(flat_latex, styles)),
+                   read_entries([text, *styles.values()]))
+
+    def expand(self, body: str) -> str:
+        """The paper's macros and glossary entries expanded, siunitx units, package commands and
+        old-style forms rewritten; ExpansionError past the expansion bounds."""
+        body = self.table.expand(body)
+        body = self.rewriter.rewrite(rewrite_units(expand_glossary(body, self.glossary)))
+        return modernise(unwrap_ensuremath(body))
+
+
 def unique_by_latex(records: Iterable[dict]) -> list[dict]:
     """Records whose `latex` differs from every earlier one (first occurrence kept)."""
     seen: set[str] = set()
@@ -92,6 +140,7 @@ class PaperExtraction:
     found_by_env: Counter = field(default_factory=Counter)  # `equation*`, `\\[`, `$$` ... -> found
     dropped: Counter = field(default_factory=Counter)  # reason -> count
     undefined: Counter = field(default_factory=Counter)  # command name (or "{env}") -> equations
+    diagrams: Counter = field(default_factory=Counter)  # diagram construct -> equations dropped
     prose: list[str] = field(default_factory=list)
     prose_sections: list[list[str]] = field(default_factory=list)
 
@@ -111,15 +160,22 @@ def extract_paper(
     found, table, text = display_equations(flat_latex, styles, known, shorthands)
     res.found = len(found)
     res.found_by_env = Counter(eq.written for eq in found)
-    rewriter = PackageRewriter(known, loaded_packages(flat_latex, styles))
+    expander = BodyExpander.for_paper(flat_latex, text, styles, table, known)
     seen: set[str] = set()
     for eq in found:
-        try:
-            body = rewriter.rewrite(table.expand(eq.latex))
-        except ExpansionError:
-            res.dropped["macro_error"] += 1
+        diagram = diagram_construct(eq.latex)
+        if diagram is None:
+            try:
+                body = expander.expand(eq.latex)
+            except ExpansionError:
+                res.dropped["macro_error"] += 1
+                continue
+            diagram = diagram_construct(body)  # drawn through the paper's own macros
+        if diagram is not None:
+            res.dropped["diagram"] += 1
+            res.diagrams[diagram] += 1
             continue
-        latex = normalise(modernise(body))
+        latex = normalise(body)
         if not latex:
             res.dropped["empty"] += 1
             continue

@@ -37,8 +37,9 @@ _DOCCLASS = re.compile(r"\\document(?:class|style)(?![A-Za-z@])")
 _ENDINPUT = re.compile(r"\\endinput(?![A-Za-z@])")
 
 _INPUTS = re.compile(
+    # `\\` is read whole (TeX's line break), so `\\\\input` is a break and letters, not an input.
     r"(?P<verbatim>\\begin\{(?P<venv>" + VERBATIM_ENVS + r")\}.*?\\end\{(?P=venv)\}"
-    r"|\\verb\*?(?P<d>[^a-zA-Z\s*])[^\n]*?(?P=d))"
+    r"|\\verb\*?(?P<d>[^a-zA-Z\s*])[^\n]*?(?P=d)|\\\\)"
     r"|\\(?P<imp>import|subimport|inputfrom|subinputfrom|includefrom|subincludefrom)\*?"
     r"\s*\{(?P<dir>[^{}]*)\}\s*\{(?P<file>[^{}]*)\}"
     r"|\\(?P<inp>input|include|subfile)(?![A-Za-z@])\s*(?:\{(?P<name>[^{}]*)\}|(?P<bare>[^\s{}\\%]+))",
@@ -163,6 +164,8 @@ def find_main(files: dict[str, str], paper_id: str, max_depth: int = 16) -> str:
             text = preamble
         has_class[cand] = bool(_DOCCLASS.search(text))
         for m in _INPUTS.finditer(files[cand]):
+            if m.group("verbatim") is not None:
+                continue
             name = m.group("file") or m.group("name") or m.group("bare")
             if name:
                 try:

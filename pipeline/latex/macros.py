@@ -12,98 +12,24 @@ or `\\let` of it is taken, since the paper meant its own meaning).
 Expansion is bounded (expansion count and output size); past the bounds `ExpansionError` is
 raised, so a recursive macro costs one equation, never a hang.
 
-This module also holds the small scanning helpers (brace groups, arguments) the other modules share.
+Names may contain `@` (definitions under `\\makeatletter` and in style files): `\\def\\make@small`
+is read and expanded wherever a definition's body uses it.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-# ---------------------------------------------------------------------------------------------
-# Scanning helpers
-
-_WS = re.compile(r"\s*")
-_BRACE_TOKEN = re.compile(r"\\.|[{}]", re.S)
-_BRACKET_TOKEN = re.compile(r"\\.|[{}\]]", re.S)
-_CS = re.compile(r"\\(?:[A-Za-z@]+|.)", re.S)
-_ENDS_CONTROL_WORD = re.compile(r"(?<!\\)(?:\\\\)*\\[A-Za-z]+$")
-
-
-def skip_ws(s: str, i: int) -> int:
-    return _WS.match(s, i).end()
-
-
-def match_brace(s: str, i: int) -> int:
-    """Index just past the `}` matching the `{` at s[i]; -1 when unbalanced."""
-    depth = 0
-    for m in _BRACE_TOKEN.finditer(s, i):
-        t = m.group()
-        if t == "{":
-            depth += 1
-        elif t == "}":
-            depth -= 1
-            if depth == 0:
-                return m.end()
-    return -1
-
-
-def read_arg(s: str, i: int, braced_only: bool = False) -> tuple[str, int] | None:
-    """A TeX undelimited argument at s[i:] (after blanks): a group's content or one token."""
-    i = skip_ws(s, i)
-    if i >= len(s):
-        return None
-    c = s[i]
-    if c == "{":
-        j = match_brace(s, i)
-        return None if j < 0 else (s[i + 1 : j - 1], j)
-    if braced_only or c == "}":
-        return None
-    if c == "\\":
-        m = _CS.match(s, i)
-        return m.group(), m.end()
-    return c, i + 1
-
-
-def read_optional(s: str, i: int) -> tuple[str | None, int]:
-    """An optional `[...]` argument (brackets inside braces do not close it); (None, i) if absent."""
-    j = skip_ws(s, i)
-    if j >= len(s) or s[j] != "[":
-        return None, i
-    depth = 0
-    for m in _BRACKET_TOKEN.finditer(s, j + 1):
-        t = m.group()
-        if t == "{":
-            depth += 1
-        elif t == "}":
-            depth -= 1
-            if depth < 0:
-                return None, i
-        elif t == "]" and depth == 0:
-            return s[j + 1 : m.start()], m.end()
-    return None, i
-
-
-def find_at_depth0(s: str, needle: str, i: int) -> int:
-    """Index of the first `needle` at brace depth 0 in s[i:], -1 if none (for delimited \\def args)."""
-    depth = 0
-    n = len(s)
-    while i < n:
-        if depth == 0 and s.startswith(needle, i):
-            return i
-        c = s[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth < 0:
-                return -1
-        i += 1
-    return -1
-
+from pipeline.latex.scan import (
+    CONTROL_SEQUENCE_AT,
+    ends_with_control_word,
+    find_at_depth0,
+    match_brace,
+    read_arg,
+    read_optional,
+    skip_ws,
+)
 
 # ---------------------------------------------------------------------------------------------
 # \iffalse blocks
@@ -185,7 +111,7 @@ def shorthand_pairs_in_use(text: str, defined: Iterable[str] = ()) -> list[tuple
 
     defined = set(defined)
     names = {n for pair in SHORTHAND_PAIRS for n in pair[:2]}
-    if not re.search(r"\\(?:" + "|".join(sorted(names, key=len, reverse=True)) + r")(?![A-Za-z@])", text):
+    if not re.search(r"(?<!\\)(?:\\\\)*\\(?:" + "|".join(sorted(names, key=len, reverse=True)) + r")(?![A-Za-z@])", text):
         return []
     spans = sorted(inline_math_spans(text))
     starts = [a for a, _b in spans]
@@ -200,7 +126,7 @@ def shorthand_pairs_in_use(text: str, defined: Iterable[str] = ()) -> list[tuple
         if b in defined or e in defined:
             continue
         occ = [(m.start(), m.group(1) == b, m.end())
-               for m in re.finditer(r"\\(" + b + "|" + e + r")(?![A-Za-z@])", text)]
+               for m in re.finditer(r"\\\\|\\(" + b + "|" + e + r")(?![A-Za-z@])", text) if m.group(1)]
         if not occ:
             continue
         pairs: list[tuple[int, int]] = []
@@ -239,10 +165,22 @@ class Macro:
     prefix: str = ""
     delimiters: tuple[str, ...] = ()
     frozen: bool = False  # a \let to a primitive/known command: its output is not expanded again
+    # xparse (\NewDocumentCommand) argument types in order: "m", "o", "s", or "O" + its default.
+    spec: tuple[str, ...] = ()
+    # mathtools' \DeclarePairedDelimiter(X): the left and right delimiters (the call takes a star or
+    # an optional size first; `body` is the X form's body, "#1" for the plain form).
+    paired: tuple[str, str] | None = None
+    # LaTeX's own look-ahead tests, which paper macros call: "ifstar" (`\@ifstar{A}{B}`) and
+    # "ifnextchar" (`\@ifnextchar[{A}{B}`); the branch taken is decided by the text after them.
+    builtin: str | None = None
 
     def read_args(self, s: str, i: int) -> tuple[list[str], int] | None:
         """The macro's arguments at s[i:], and where they end; None if they are not there."""
         args: list[str] = []
+        if self.builtin is not None:
+            return self._read_lookahead(s, i)
+        if self.spec or self.paired is not None:
+            return self._read_typed_args(s, i)
         if self.delimiters:
             if self.prefix:
                 j = skip_ws(s, i)
@@ -280,10 +218,113 @@ class Macro:
             i = r[1]
         return args, i
 
+    def _read_lookahead(self, s: str, i: int) -> tuple[list[str], int] | None:
+        want = "*"
+        if self.builtin == "ifnextchar":
+            c = read_arg(s, i)
+            if c is None:
+                return None
+            want, i = c[0], c[1]
+        a = read_arg(s, i)
+        b = read_arg(s, a[1]) if a is not None else None
+        if b is None:
+            return None
+        j = skip_ws(s, b[1])
+        if s.startswith(want, j) and want:
+            # \@ifstar eats the star; \@ifnextchar only looks
+            return [a[0]], (j + len(want) if self.builtin == "ifstar" else b[1])
+        return [b[0]], b[1]
+
+    def _read_typed_args(self, s: str, i: int) -> tuple[list[str], int] | None:
+        args: list[str] = []
+        spec = self.spec if self.paired is None else ("s", "o", *("m" * self.nargs))
+        for kind in spec:
+            if kind == "s":
+                j = skip_ws(s, i)
+                star = s.startswith("*", j)
+                args.append(_TRUE if star else _FALSE)
+                i = j + 1 if star else i
+            elif kind[0] in "oO":
+                opt, i = read_optional(s, i)
+                args.append(opt if opt is not None else kind[1:] if kind[0] == "O" else _NO_VALUE)
+            else:
+                r = read_arg(s, i)
+                if r is None:
+                    return None
+                args.append(r[0])
+                i = r[1]
+        return args, i
+
     def substitute(self, args: list[str]) -> str:
+        if self.paired is not None:
+            return _paired(self.paired, self.body, args)
         if not args and "#" not in self.body:
             return self.body
-        return substitute_params(self.body, args)
+        out = substitute_params(self.body, args)
+        return resolve_xparse_conditionals(out) if self.spec else out
+
+
+# How an xparse body sees its star and missing optional arguments; its conditionals are decided
+# on these markers once the arguments are in place.
+_TRUE, _FALSE, _NO_VALUE = "\\BooleanTrue", "\\BooleanFalse", "-NoValue-"
+_XPARSE_IF = re.compile(r"\\(If(?:Boolean|NoValue|Value)(?:TF|T|F))(?![A-Za-z@])")
+
+
+def resolve_xparse_conditionals(text: str) -> str:
+    """`text` with xparse's `\\IfBooleanTF{..}{..}{..}`, `\\IfNoValueTF`, `\\IfValueTF` (and the T and F
+    forms) replaced by the branch their tested argument selects."""
+    for _ in range(64):
+        m = _XPARSE_IF.search(text)
+        if m is None:
+            return text
+        name = m.group(1)
+        test = read_arg(text, m.end())
+        if test is None:
+            return text
+        form = "TF" if name.endswith("TF") else name[-1]
+        branches: list[str] = []
+        end = test[1]
+        for _b in range(len(form)):
+            r = read_arg(text, end)
+            if r is None:
+                return text
+            branches.append(r[0])
+            end = r[1]
+        value = test[0].strip()
+        if "Boolean" in name:
+            truth = value == _TRUE
+        elif "NoValue" in name:
+            truth = value == _NO_VALUE
+        else:
+            truth = value != _NO_VALUE
+        if form == "TF":
+            chosen = branches[0] if truth else branches[1]
+        elif form == "T":
+            chosen = branches[0] if truth else ""
+        else:
+            chosen = "" if truth else branches[0]
+        text = text[: m.start()] + chosen + text[end:]
+    return text
+
+
+_SIZES = ("big", "Big", "bigg", "Bigg")
+
+
+def _paired(delims: tuple[str, str], body: str, args: list[str]) -> str:
+    """A \\DeclarePairedDelimiter(X) call: starred -> `\\left`..`\\right`, `[\\big]` -> `\\bigl`..`\\bigr`,
+    plain -> the delimiters as written; `\\delimsize` in an X body follows the same size."""
+    star, size, rest = args[0] == _TRUE, args[1], args[2:]
+    inner = substitute_params(body, rest)
+    left, right = delims
+    size = size.strip().lstrip("\\") if size != _NO_VALUE else ""
+    if star:
+        inner = re.sub(r"\\delimsize(?![A-Za-z@])\s*", r"\\middle", inner)
+        return f"\\left{left} {inner}\\right{right}"
+    if size in _SIZES:
+        inner = re.sub(r"\\delimsize(?![A-Za-z@])\s*", lambda _m: "\\" + size + " ", inner)
+        return f"\\{size}l{left} {inner}\\{size}r{right}"
+    inner = re.sub(r"\\delimsize(?![A-Za-z@])\s*", "", inner)
+    return f"{left} {inner}{right}"
 
 
 def substitute_params(body: str, args: list[str]) -> str:
@@ -295,9 +336,9 @@ def substitute_params(body: str, args: list[str]) -> str:
             return "#"
         k = int(m.group(1))
         arg = args[k - 1] if k <= len(args) else ""
-        if arg[:1].isalpha() and _ENDS_CONTROL_WORD.search(body, max(0, m.start() - 40), m.start()):
+        if arg[:1].isalpha() and ends_with_control_word(body[max(0, m.start() - 40) : m.start()]):
             arg = " " + arg
-        if body[m.end() : m.end() + 1].isalpha() and _ENDS_CONTROL_WORD.search(arg):
+        if body[m.end() : m.end() + 1].isalpha() and ends_with_control_word(arg):
             arg += " "
         return arg
 
@@ -320,17 +361,36 @@ def parse_def_params(params: str) -> tuple[int, str, tuple[str, ...]] | None:
     return len(nums), prefix, delims
 
 
+_AT_WORD = re.compile(r"[A-Za-z@]+")
 _DEFINITION = re.compile(
     r"\\\\"
     r"|(?:\\(?:long|global|outer|protected)\s*)*"
     r"\\(?P<cmd>newcommand|renewcommand|providecommand|DeclareRobustCommand|def|gdef|edef|xdef|let"
-    r"|DeclareMathOperator|newenvironment|renewenvironment)(?P<star>\*?)(?![A-Za-z@])"
+    r"|DeclareMathOperator|newenvironment|renewenvironment|mathchardef"
+    r"|NewDocumentCommand|RenewDocumentCommand|ProvideDocumentCommand|DeclareDocumentCommand"
+    r"|DeclarePairedDelimiter|DeclarePairedDelimiterX|DeclarePairedDelimiterXPP)(?P<star>\*?)(?![A-Za-z@])"
 )
+_XPARSE = {"NewDocumentCommand": "newcommand", "RenewDocumentCommand": "renewcommand",
+           "ProvideDocumentCommand": "providecommand", "DeclareDocumentCommand": "renewcommand"}
+# xparse argument types read here: m, o, O{default}, s (with `+` for long arguments); other types
+# (delimited, embellishments, verbatim) leave the command undefined rather than misread.
+_XPARSE_ARG = re.compile(r"\s*\+?\s*(?:(m|o|s)|O\s*(?=\{))")
+_MATHCHAR = re.compile(r"\s*=?\s*(\"[0-9A-Fa-f]+|'[0-7]+|[0-9]+)")
 _NAME_BRACED = re.compile(r"\{\s*(\\(?:[A-Za-z@]+|.))\s*\}", re.S)
 _NAME_BARE = re.compile(r"\\(?:[A-Za-z@]+|.)", re.S)
 _ENV_NAME = re.compile(r"\{\s*([A-Za-z@*]+)\s*\}")
 _ENV_COMMAND = re.compile(r"\\(end)?([a-z]+)(\*?)")
-_PROGRAMMING = re.compile(r"@|\\(?:csname|expandafter|if[a-z]*|let|def|edef|gdef|relax|noexpand|futurelet|afterassignment)(?![A-Za-z])")
+# TeX programming or drawing in a style's definition: class and package internals, not the paper's notation.
+# `@` in a name is not programming by itself: a paper's own style writes `\\def\\make@small#1{..}`
+# and calls it from `\\newcommand{\\soplus}{\\mathbin{\\make@small\\oplus}}`.
+_PROGRAMMING = re.compile(
+    r"\\(?:csname|expandafter|if[a-zA-Z@]*|let|def|edef|gdef|xdef|relax|noexpand|futurelet|afterassignment"
+    r"|begingroup|endgroup|global|long|protected|unexpanded|detokenize|string|romannumeral|number|the|advance"
+    r"|setbox|count[a-z@]*|dimen[a-z@]*|skip[a-z@]*|toks[a-z@]*|box|ProvidesPackage|ProvidesFile|NeedsTeXFormat"
+    r"|DeclareOption|ProcessOptions|PackageError|PackageWarning|ClassError|ClassWarning|typeout|message"
+    # drawing code (TikZ, PGF): a style's pictures are not notation either
+    r"|draw|node|path|fill|foreach|pgf[A-Za-z@]*|tikz[A-Za-z@]*)(?![A-Za-z@])"
+)
 _STRUCTURAL = re.compile(r"\\(?:begin|end)(?![A-Za-z])|\\\[|\\\]|\$\$")
 _ENV_BEGIN_ONLY = re.compile(r"\s*\\begin\s*\{(\w+\*?)\}\s*")
 _ENV_END_ONLY = re.compile(r"\s*\\end\s*\{(\w+\*?)\}\s*")
@@ -356,7 +416,7 @@ class MacroTable:
             # `\let\bea\eqnarray`, `\def\ee{\endequation}`: the environment's own begin/end code.
             what = "end" if env.group(1) else "begin"
             macro = Macro(name, f"\\{what}{{{env.group(2)}{env.group(3)}}}")
-        if from_style and ("@" in name or name in known or _PROGRAMMING.search(macro.body)):
+        if from_style and (name in known or _PROGRAMMING.search(macro.body)):
             return  # a style's internals and its tweaks of standard commands are not the paper's math
         if kind in ("newcommand", "providecommand", "DeclareMathOperator") and name in known:
             return  # LaTeX keeps (provide) or refuses (new) a defined name: the preamble's meaning holds
@@ -402,6 +462,16 @@ class MacroTable:
             if end is None:
                 return None
             self._env_alias(nm.group(1), begin[0], end[0])
+            env = nm.group(1)
+            if env.isalpha() and env not in self.env_aliases:
+                # LaTeX defines the command `\env` too, and papers call it (`\resp{x}` for a
+                # `resp` environment whose begin code is `\texttt{#1}`).
+                try:
+                    nargs = int(_n.strip()) if _n is not None else 0
+                except ValueError:
+                    return end[1]
+                kind = "newcommand" if cmd == "newenvironment" else "renewcommand"
+                self.define(Macro(env, begin[0], nargs, _d if nargs else None), kind, known, from_style)
             return end[1]
         nm = _NAME_BRACED.match(s, i) or (_NAME_BARE.match(s, i))
         if not nm:
@@ -417,12 +487,22 @@ class MacroTable:
                 return None
             target = t.group()[1:]
             if target in self.macros:
-                src = self.macros[target]
-                macro = Macro(name, src.body, src.nargs, src.default, src.prefix, src.delimiters, src.frozen)
+                macro = replace(self.macros[target], name=name)
             else:
                 macro = Macro(name, t.group(), frozen=True)
             self.define(macro, "let", known, from_style)
             return t.end()
+        if cmd == "mathchardef":
+            # `\mathchardef\mdash="2D`: the same math character, written with the primitive.
+            num = _MATHCHAR.match(s, i)
+            if not num:
+                return None
+            self.define(Macro(name, "\\mathchar" + num.group(1), frozen=True), "def", known, from_style)
+            return num.end()
+        if cmd in _XPARSE:
+            return self._read_xparse(s, i, name, _XPARSE[cmd], known, from_style)
+        if cmd.startswith("DeclarePairedDelimiter"):
+            return self._read_paired(s, i, name, cmd, known, from_style)
         if cmd == "DeclareMathOperator":
             body = read_arg(s, i, braced_only=True)
             if body is None:
@@ -463,6 +543,60 @@ class MacroTable:
         self.define(Macro(name, body[0], nargs, default), kind, known, from_style)
         return body[1]
 
+    def _read_xparse(self, s: str, i: int, name: str, kind: str, known: Mapping[str, object],
+                     from_style: bool) -> int | None:
+        spec_arg = read_arg(s, i, braced_only=True)
+        if spec_arg is None:
+            return None
+        spec: list[str] = []
+        text, k = spec_arg[0], 0
+        while skip_ws(text, k) < len(text):
+            a = _XPARSE_ARG.match(text, k)
+            if a is None:
+                body = read_arg(s, spec_arg[1], braced_only=True)
+                return None if body is None else body[1]  # an argument type not read here
+            if a.group(1):
+                spec.append(a.group(1))
+                k = a.end()
+            else:
+                default = read_arg(text, a.end(), braced_only=True)
+                if default is None:
+                    return None
+                spec.append("O" + default[0])
+                k = default[1]
+        body = read_arg(s, spec_arg[1], braced_only=True)
+        if body is None:
+            return None
+        self.define(Macro(name, body[0], len(spec), spec=tuple(spec)), kind, known, from_style)
+        return body[1]
+
+    def _read_paired(self, s: str, i: int, name: str, cmd: str, known: Mapping[str, object],
+                     from_style: bool) -> int | None:
+        nargs = 1
+        if cmd != "DeclarePairedDelimiter":
+            n, i = read_optional(s, i)
+            try:
+                nargs = int(n.strip()) if n is not None else 0
+            except ValueError:
+                return None
+        parts: list[str] = []
+        for _ in range({"DeclarePairedDelimiter": 2, "DeclarePairedDelimiterX": 3}.get(cmd, 5)):
+            r = read_arg(s, i, braced_only=False)
+            if r is None:
+                return None
+            parts.append(r[0].strip())
+            i = r[1]
+        if cmd == "DeclarePairedDelimiterXPP":  # {pre}{left}{right}{post}{body}
+            pre, left, right, post, body = parts
+            if pre or post:
+                return i  # code around the delimiters: not a plain pair
+            parts = [left, right, body]
+        body = parts[2] if len(parts) == 3 else "#1"
+        if _PROGRAMMING.search(body):
+            return i  # a body that computes (`\ifnum\currentgrouptype`) is not notation to copy
+        self.define(Macro(name, body, nargs, paired=(parts[0], parts[1])), "newcommand", known, from_style)
+        return i
+
     def _env_alias(self, name: str, begin: str, end: str) -> None:
         begin = self.expand(begin, structural_only=True) if "\\" in begin else begin
         end = self.expand(end, structural_only=True) if "\\" in end else end
@@ -470,6 +604,13 @@ class MacroTable:
         e = _ENV_END_ONLY.fullmatch(end)
         if b and e and b.group(1) == e.group(1) and b.group(1).rstrip("*") in DISPLAY_ENVS:
             self.env_aliases[name] = b.group(1)
+
+    def add_lookahead_tests(self) -> None:
+        """Define `\\@ifstar` and `\\@ifnextchar` where the paper's macros call them."""
+        for name, kind in (("@ifstar", "ifstar"), ("@ifnextchar", "ifnextchar"), ("kernel@ifnextchar", "ifnextchar")):
+            if name not in self.macros and any("\\" + name in m.body for m in self.macros.values()):
+                self.macros[name] = Macro(name, "#1", 1, builtin=kind)
+                self._regexes.clear()
 
     def add_shorthands(self, known: Mapping[str, object], text: str) -> None:
         """Define the shorthand pairs `text` uses as display environments (`shorthand_pairs_in_use`)."""
@@ -489,7 +630,7 @@ class MacroTable:
             changed = False
             for n, m in self.macros.items():
                 if n not in names and "\\" in m.body:
-                    if any(c.group()[1:] in names for c in _CS.finditer(m.body)):
+                    if any(c.group()[1:] in names for c in CONTROL_SEQUENCE_AT.finditer(m.body)):
                         names.add(n)
                         changed = True
         return frozenset(names)
@@ -498,8 +639,9 @@ class MacroTable:
         if names in self._regexes:
             return self._regexes[names]
         pool = self.macros.keys() if names is None else names
-        words = sorted((n for n in pool if n.isalpha()), key=len, reverse=True)
-        others = sorted(n for n in pool if len(n) == 1 and not n.isalpha())
+        # `@` names too: a body written under \makeatletter calls its helpers (`\make@small`).
+        words = sorted((n for n in pool if _AT_WORD.fullmatch(n)), key=len, reverse=True)
+        others = sorted(n for n in pool if len(n) == 1 and not _AT_WORD.fullmatch(n))
         alts = []
         if words:
             alts.append("(?:" + "|".join(words) + r")(?![A-Za-z@])")
@@ -558,8 +700,12 @@ class MacroTable:
                 continue
             # Rescanning the replacement together with what follows lets a macro's last command
             # take its arguments from the text after the call, as in TeX. Bounded by max_chars.
-            if rep[:1].isalpha() and _ENDS_CONTROL_WORD.search(_last(out)):
+            if rep[:1].isalpha() and ends_with_control_word(_last(out)):
                 rep = " " + rep
+            # ... and its last control word must not glue to a letter after the call
+            # (`\brak{f}S` with `\brak` ending in `\rvert` is `\rvert S`, not `\rvertS`).
+            if buf[end : end + 1].isalpha() and ends_with_control_word(rep):
+                rep += " "
             buf = rep + buf[end:]
             pos = 0
             if out_len + len(buf) > self.max_chars:
@@ -591,8 +737,10 @@ class MacroTable:
                 continue
             out.append(text[pos : m.start()])
             # A control word before the call must not glue to the replacement's first letter.
-            if rep[:1].isalpha() and _ENDS_CONTROL_WORD.search(text, max(0, m.start() - 40), m.start()):
+            if rep[:1].isalpha() and ends_with_control_word(text[max(0, m.start() - 40) : m.start()]):
                 rep = " " + rep
+            if text[end : end + 1].isalpha() and ends_with_control_word(rep):
+                rep += " "
             out.append(rep)
             pos = for_pos = end
         out.append(text[pos:])
@@ -625,11 +773,7 @@ def build_table(
     for name in sorted(styles):
         table.read_definitions(remove_iffalse(styles[name]), known, from_style=True)
     text = table.read_definitions(text, known)
+    table.add_lookahead_tests()
     if shorthands:
         table.add_shorthands(known, text)
     return table, text
-
-
-def command_names(latex: str) -> Iterable[str]:
-    """Names (without backslash) of the control sequences in `latex`, in order."""
-    return (m.group()[1:] for m in _CS.finditer(latex))

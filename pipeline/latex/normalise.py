@@ -1,7 +1,8 @@
 """Canonical form of an equation body (rules in docs/extraction.md, "Normalisation").
 
 1. `%` comments go (input normally arrives without them).
-2. `\\label{..}`, `\\tag{..}`, `\\tag*{..}`, `\\nonumber`, `\\notag` go.
+2. `\\label{..}`, `\\tag{..}`, `\\tag*{..}`, `\\nonumber`, `\\notag` go, and so does plain TeX's
+   `\\eqno`/`\\leqno` with the number after it (up to the end of its line or group).
 3. Whitespace: none in math, except one space where a control word is followed by a letter
    (`\\alpha x`); a control space (`\\` + any blank) is `\\ `; a blank between `\\\\` and `[` becomes
    `{}` (so the bracket is not read as the line break's optional argument), and so does a blank
@@ -25,9 +26,12 @@ TEXT_COMMANDS = frozenset(
 )
 
 _COMMENT = re.compile(r"\\[\\%]|(%[^\n]*)")
+# Group 1 is a `\\\\` line break, read whole so that `\\\\nonumber...` (a break, then letters) stays.
 _DROP = re.compile(
-    r"\\(?:label|tag\*?)\s*\{[^{}]*\}|\\(?:nonumber|notag)(?![A-Za-z])"
+    r"(\\\\)|\\(?:label|tag\*?)\s*\{[^{}]*\}|\\(?:nonumber|notag)(?![A-Za-z])"
 )
+_EQNO = re.compile(r"\\(?:l?eqno)(?![A-Za-z])")
+_EQNO_SCAN = re.compile(r"\\\\|\\.|[{}]", re.S)
 _LEX = re.compile(
     r"(?P<cw>\\[A-Za-z]+)|(?P<cs>\\[^A-Za-z\s])|(?P<ctrlspace>\\\s)|(?P<ws>\s+)|(?P<other>[^\\\s]+|\\)"
 )
@@ -102,10 +106,50 @@ def _strip_tail(s: str) -> str:
     return s if k == len(toks) else "".join(toks[:k])
 
 
+def _drop_eqno(s: str) -> str:
+    """`s` without plain TeX's equation numbers: `\\eqno` or `\\leqno` and what follows it up to the
+    end of its line (`\\\\` at its brace depth), its group, or the formula: that text is the number."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        m = _EQNO.search(s, pos)
+        while m is not None and not _is_command_at(s, m.start()):
+            m = _EQNO.search(s, m.start() + 1)
+        if m is None:
+            out.append(s[pos:])
+            return "".join(out)
+        out.append(s[pos : m.start()])
+        depth = 0
+        end = len(s)
+        for t in _EQNO_SCAN.finditer(s, m.end()):
+            tok = t.group()
+            if tok == "{":
+                depth += 1
+            elif tok == "}":
+                depth -= 1
+                if depth < 0:
+                    end = t.start()
+                    break
+            elif tok == "\\\\" and depth == 0:
+                end = t.start()
+                break
+        pos = end
+
+
+def _is_command_at(s: str, i: int) -> bool:
+    """Whether the backslash at s[i] starts a control sequence (is not the second half of `\\\\`)."""
+    k = i
+    while k > 0 and s[k - 1] == "\\":
+        k -= 1
+    return (i - k) % 2 == 0
+
+
 def normalise(latex: str) -> str:
     """The canonical form of one equation body (see the module docstring)."""
     s = _strip_comments(latex)
     if "\\" in s:
-        s = _DROP.sub(" ", s)
+        s = _DROP.sub(lambda m: m.group(1) or " ", s)
+        if "eqno" in s:
+            s = _drop_eqno(s)
     s = _canonical_spaces(s)
     return _strip_tail(s)

@@ -36,8 +36,10 @@ _JUNK_ENVS = (
     r"asy|asydef|pgfpicture|circuitikz|forest|mplibcode|diagram"
 )
 _JUNK_ENV = re.compile(r"\\begin\s*\{(" + _JUNK_ENVS + r")\}.*?(?:\\end\s*\{\1\}|\Z)", re.S)
+# Both start with a `\\\\` alternative (group `br`): TeX's line break is read whole, so the
+# letters after it are never taken for a command (`\\\\section` is a break and a word).
 _JUNK_CMD = re.compile(
-    r"\\(?:cite[a-zA-Z]*|[cC]?ref|eqref|autoref|pageref|label|url|includegraphics|vspace|hspace|"
+    r"(?P<br>\\\\)|\\(?:cite[a-zA-Z]*|[cC]?ref|eqref|autoref|pageref|label|url|includegraphics|vspace|hspace|"
     r"bibliographystyle|bibliography|bibitem|input|include|usepackage|documentclass|setlength|"
     r"addtolength|setcounter|addcontentsline|pagestyle|thispagestyle|newcommand|renewcommand|"
     r"providecommand|newenvironment|linespread|color|email|affiliation|thanks|keywords|pacs|"
@@ -45,7 +47,7 @@ _JUNK_CMD = re.compile(
     r"today|maketitle)"
     r"\*?\s*(?:\[[^\]]*\]\s*)*(?:\{[^{}]*\}\s*)*"
 )
-_SECTION = re.compile(r"\\(?:part|chapter|section)\*?\s*(?:\[[^\]]*\])?\s*(?=\{)")
+_SECTION = re.compile(r"(?P<br>\\\\)|\\(?:part|chapter|section)\*?\s*(?:\[[^\]]*\])?\s*(?=\{)")
 _CS = re.compile(r"\\[A-Za-z@]+\*?|\\.|[{}$&#^_~]")
 _WORD = re.compile(r"[^\W\d_]+")
 # Title and abstract in the text itself (the metadata's are passed in when known).
@@ -79,7 +81,7 @@ def clean_body(body: str) -> str:
     text = document_body(remove_iffalse(strip_comments(body)))
     text = _JUNK_ENV.sub(" ", text)
     text = _cut(text, inline_math_spans(text))
-    return _JUNK_CMD.sub(" ", text)
+    return _JUNK_CMD.sub(lambda m: m.group("br") or " ", text)
 
 
 def tokens_of_text(text: str) -> list[str]:
@@ -99,7 +101,7 @@ def prose_sections(body: str, title: str | None = None, abstract: str | None = N
     text = clean_body(body)
     if abstract:  # given by the metadata: the text's own copy would count twice
         text = _ABSTRACT_ENV.sub(" ", text)
-    starts = [m.start() for m in _SECTION.finditer(text)]
+    starts = [m.start() for m in _SECTION.finditer(text) if m.group("br") is None]
     bounds = [0, *starts, len(text)]
     chunks = [text[a:b] for a, b in zip(bounds, bounds[1:])]
     head = _latex_tokens(title or "") + _latex_tokens(abstract or "")

@@ -9,24 +9,36 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pipeline.latex.macros import ExpansionError, read_arg, read_optional, substitute_params
+from pipeline.latex.macros import ExpansionError, substitute_params
+from pipeline.latex.scan import ends_with_control_word, read_arg, read_delimited, read_optional
 from pipeline.latex.normalise import TEXT_COMMANDS
 
 DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "data" / "package_rewrites.tsv"
+
+
+_SLOTS = re.compile(r"\[\]|\{\}|\(\)|\|\|")
+_DELIMITED = {"()": ("(", ")"), "||": ("|", "|")}
 
 
 @dataclass(frozen=True)
 class Rule:
     package: str
     command: str  # without backslash
-    slots: str  # "" or e.g. "[]{}{}"
+    slots: str  # "" or e.g. "[]{}{}"; also "()" and "||" for arguments written between those
     replacement: str
     example: str
+    only_if_loaded: bool = False  # written `package!` in the table: a name other papers use otherwise
 
     def match(self, s: str, i: int, strict: bool) -> tuple[list[str], int] | None:
         args: list[str] = []
-        for slot in re.findall(r"\[\]|\{\}", self.slots):
-            if slot == "[]":
+        for slot in _SLOTS.findall(self.slots):
+            if slot in _DELIMITED:
+                got = read_delimited(s, i, *_DELIMITED[slot])
+                if got is None:
+                    return None
+                args.append(got[0])
+                i = got[1]
+            elif slot == "[]":
                 opt, j = read_optional(s, i)
                 if opt is None:
                     return None
@@ -53,7 +65,7 @@ def load_rules(path: str | Path = DEFAULT_TABLE) -> list[Rule]:
         if len(cols) != 5 or not cols[1].startswith("\\"):
             raise ValueError(f"{path}:{n}: expected 5 tab-separated columns: package command args replacement example")
         pkg, cmd, slots, rep, example = cols
-        rules.append(Rule(pkg, cmd[1:], "" if slots == "-" else slots, rep, example))
+        rules.append(Rule(pkg.rstrip("!"), cmd[1:], "" if slots == "-" else slots, rep, example, pkg.endswith("!")))
     return rules
 
 
@@ -86,7 +98,7 @@ class PackageRewriter:
     ) -> None:
         by_cmd: dict[str, list[Rule]] = {}
         for r in rules if rules is not None else _default_rules():
-            if r.command not in known:
+            if r.command not in known and (r.package in packages or not r.only_if_loaded):
                 by_cmd.setdefault(r.command, []).append(r)
         for cmd, rs in by_cmd.items():
             rs.sort(key=lambda r: r.package not in packages)  # stable: file order otherwise
@@ -127,10 +139,36 @@ class PackageRewriter:
             rule, (args, end) = hit
             rep = rule.apply(args)
             # A replacement ending in a control word must not glue to a following letter.
-            if end < len(buf) and buf[end].isalpha() and re.search(r"\\[A-Za-z]+$", rep):
+            if end < len(buf) and buf[end].isalpha() and ends_with_control_word(rep):
                 rep += " "
             buf = rep + buf[end:]
             pos = 0
+
+
+_ENSUREMATH = re.compile(r"\\\\|(?P<script>[\^_]\s*)?\\ensuremath(?![A-Za-z@])")
+
+
+def unwrap_ensuremath(latex: str) -> str:
+    """`\\ensuremath{x}` inside math is `x` (TeX's own meaning there); after `^` or `_` it stays one
+    group, `^{x}`, so the script keeps its whole argument."""
+    if "ensuremath" not in latex:
+        return latex
+    out: list[str] = []
+    pos = 0
+    for m in _ENSUREMATH.finditer(latex):
+        if m.group(0) == "\\\\" or m.start() < pos:
+            continue
+        got = read_arg(latex, m.end())
+        if got is None:
+            continue
+        script = m.group("script")
+        out.append(latex[pos : m.start()])
+        out.append(script + "{" + got[0] + "}" if script else got[0])
+        if not script and got[1] < len(latex) and latex[got[1]].isalpha() and ends_with_control_word(got[0]):
+            out.append(" ")
+        pos = got[1]
+    out.append(latex[pos:])
+    return "".join(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,10 +326,38 @@ def _is_construct(items: list) -> bool:
     return len(items) == 2 and isinstance(items[0], str) and items[0][1:] in FONT_SWITCHES.values()
 
 
+_PLAIN_MATRIX = re.compile(r"\\\\|\\(matrix|pmatrix|cases)(?![A-Za-z@])")
+_CR = re.compile(r"\\\\|\\cr(?![A-Za-z@])")
+
+
+def plain_tex_matrices(latex: str) -> str:
+    """Plain TeX's `\\matrix{a&b\\cr c&d}`, `\\pmatrix{..}`, `\\cases{..}` (amsmath refuses them: "Old
+    form") as the environments: `\\begin{pmatrix}a&b\\\\c&d\\end{pmatrix}`."""
+    if "matrix" not in latex and "cases" not in latex:
+        return latex
+    out: list[str] = []
+    pos = 0
+    for m in _PLAIN_MATRIX.finditer(latex):
+        if m.group(1) is None or m.start() < pos:
+            continue
+        got = read_arg(latex, m.end(), braced_only=True)
+        if got is None:
+            continue
+        rows = _CR.sub(lambda c: c.group() if c.group() == "\\\\" else "\\\\", plain_tex_matrices(got[0]))
+        rows = re.sub(r"(\\\\\s*)+$", "", rows.rstrip())
+        out.append(latex[pos : m.start()])
+        out.append(f"\\begin{{{m.group(1)}}}{rows}\\end{{{m.group(1)}}}")
+        pos = got[1]
+    out.append(latex[pos:])
+    return "".join(out)
+
+
 def modernise(latex: str) -> str:
     """`latex` with old-style forms in modern terms: `{a \\over b}` -> `\\frac{a}{b}`, `\\choose` ->
-    `\\binom`, `\\atop` -> `\\genfrac{}{}{0pt}{}`, `{\\rm x}` -> `\\mathrm{x}` (also bf, it, sf, tt, cal).
-    Unbalanced input, or a cell with two generalized fractions, is left as it is."""
+    `\\binom`, `\\atop` -> `\\genfrac{}{}{0pt}{}`, `{\\rm x}` -> `\\mathrm{x}` (also bf, it, sf, tt, cal),
+    plain TeX's matrices (`plain_tex_matrices`). Unbalanced input, or a cell with two generalized
+    fractions, is left as it is."""
+    latex = plain_tex_matrices(latex)
     if not _OLD.search(latex):
         return latex
     tree = _parse(_LEX.findall(latex))

@@ -95,7 +95,15 @@ def ingest(
     meta = joined.records
     n_ids = len(wanted)
     del wanted  # ids only matter for the join
-    log.info("%d units, %d paper ids, metadata for %d of them (%d lines read)", len(units), n_ids, len(meta), joined.lines)
+    log.info("%d units, %d paper ids, metadata for %d of them (%d lines read from %s)", len(units), n_ids, len(meta),
+             joined.lines, ", ".join(map(str, metadata)) or "no file")
+    if n_ids and len(meta) < n_ids / 2:
+        # Titles, abstracts, categories and licences come from metadata: topics, selection and
+        # licence filters work poorly without them, so say so loudly rather than go on silently.
+        log.warning(
+            "only %d of %d papers (%.0f%%) have metadata (files read: %s). Put the arXiv metadata snapshot "
+            "(arxiv-metadata*.jsonl) or a metadata.jsonl beside the sources, or name it with data.metadata=[FILE]",
+            len(meta), n_ids, 100 * len(meta) / n_ids, ", ".join(map(str, metadata)) or "none")
 
     try:
         from tqdm import tqdm
@@ -123,6 +131,8 @@ def ingest(
             path.unlink()
 
     stats = _merge(manifests, joined, settings, time.perf_counter() - t0)
+    stats["metadata"] |= {"files": [str(p) for p in metadata], "paper_ids": n_ids,
+                          "fraction": round(len(meta) / n_ids, 4) if n_ids else None}
     with open(out_dir / "skipped.jsonl.tmp", "w", encoding="utf-8") as fh:
         for where, why in joined.bad_lines:
             fh.write(_skip_line(None, where, "bad_metadata_line", why) + "\n")

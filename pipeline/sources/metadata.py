@@ -19,6 +19,37 @@ from typing import Iterable
 from pipeline.sources.ids import canonical_id
 
 _ID = re.compile(r'"id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+# Names under which metadata sits beside the sources (arXiv's snapshot, the folders' own file).
+METADATA_NAMES = ("arxiv-metadata*.jsonl", "metadata.jsonl")
+
+
+def metadata_files(sources: Iterable[str | Path], explicit: Iterable[str | Path] = (),
+                   find_beside_sources: bool = True) -> list[Path]:
+    """The metadata files to read: `explicit` ones first, then (if asked) those named like
+    METADATA_NAMES in each source folder, or beside a source file; each file once, however it was
+    named (`a/../a/m.jsonl` and `a/m.jsonl` are one file)."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+
+    def add(p: Path) -> None:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+
+    for p in explicit:
+        add(Path(p))
+    if find_beside_sources:
+        for src in sources:
+            src = Path(src)
+            folder = src if src.is_dir() else src.parent
+            if not folder.is_dir():
+                continue
+            for pattern in METADATA_NAMES:
+                for p in sorted(folder.glob(pattern)):
+                    if p.is_file():
+                        add(p)
+    return out
 
 
 class MetadataStore:

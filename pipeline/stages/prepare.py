@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 from pipeline.dataset.splits import check_fractions
 from pipeline.runfolder import RunFolder
 from pipeline.sources.ingest import IngestSettings, ingest
+from pipeline.sources.metadata import metadata_files
 from pipeline.sources.paper import Limits
 from pipeline.sources.select import Selection
 
@@ -41,7 +42,8 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     )
     out = folder.for_output()
     out.prepared.mkdir(parents=True, exist_ok=True)
-    stats = {"ingest": ingest(d.sources, d.metadata or [], settings, out.prepared)}
+    metadata = metadata_files(d.sources, d.metadata or [], bool(d.get("find_metadata", True)))
+    stats = {"ingest": ingest(d.sources, metadata, settings, out.prepared)}
     _log_ingest(stats["ingest"])
     if p.extract:
         stats["extract"] = _extract(cfg, out, settings)
