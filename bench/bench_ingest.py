@@ -141,7 +141,7 @@ def bench_scaling(work: Path, sizes: list[int]) -> None:
 
 
 def bench_metadata(work: Path, sizes: list[int]) -> None:
-    ids = [json.loads(l)["id"] for l in open(CORPUS / "arxiv" / "arxiv-metadata.jsonl")]
+    ids = [json.loads(line)["id"] for line in open(CORPUS / "arxiv" / "arxiv-metadata.jsonl")]
     rng = random.Random(0)
     print(f"{'lines':>10} {'MB':>6} {'seconds':>8} {'lines/s':>10} {'peak MiB':>9} {'joined':>7}")
     for n in sizes:

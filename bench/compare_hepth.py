@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.latex.extract import display_equations  # noqa: E402
-from pipeline.latex.macros import SHORTHANDS  # noqa: E402
+from pipeline.latex.shorthands import SHORTHANDS  # noqa: E402
 
 OUTSIDE = ROOT.parent / "shared" / "corpus" / "extra" / "hepth2003_equations.jsonl"
 ENVS = frozenset(e + s for e in "equation eqnarray align displaymath alignat gather multline".split() for s in ("", "*"))
@@ -127,7 +127,8 @@ def compare_paper(rec: dict, outside: list[dict], known) -> dict:
             kinds.append("shorthand_rejected")
         if not kinds:
             kinds.append("other")
-    return {"ours": ours, "outside": n_out, "ours_stub_matched": len(cut), "outside_all": len(outside), "on": len(on), "off": len(off), "shorthand_eqs": len(sh_eqs),
+    return {"ours": ours, "outside": n_out, "ours_stub_matched": len(cut), "outside_all": len(outside), "on": len(on),
+            "off": len(off), "shorthand_eqs": len(sh_eqs),
             "outside_expanded": outside_expanded, "truncated": truncated, "lacks": lacks, "extra": extra,
             "ok": within(ours, n_out), "kinds": kinds}
 

@@ -21,10 +21,11 @@ from collections import Counter
 from pathlib import Path
 
 from pipeline.latex.comments import strip_comments
+from pipeline.latex.conditionals import remove_iffalse
 from pipeline.latex.equations import find_display_equations
 from pipeline.latex.extract import BodyExpander, cut_at_end_document, display_equations
 from pipeline.latex.flatten import document_body
-from pipeline.latex.macros import ExpansionError, remove_iffalse
+from pipeline.latex.macros import ExpansionError
 from pipeline.latex.normalise import normalise
 from pipeline.latex.tokenizer import detokenize, tokenize
 from pipeline.texcheck import Equation, Preamble, check
@@ -65,7 +66,7 @@ def main() -> None:
     cache = Path(args.outputs) / ".cache" / "texcheck"
     rng = random.Random(args.seed)
 
-    kept = [json.loads(l) for l in open(prepared / "equations.jsonl", encoding="utf-8")]
+    kept = [json.loads(line) for line in open(prepared / "equations.jsonl", encoding="utf-8")]
     bad_rt = 0
     for e in kept:
         t = tokenize(e["latex"])

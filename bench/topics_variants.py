@@ -26,13 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pipeline.config import compose  # noqa: E402
+from pipeline.stages.topics import settings as topic_settings  # noqa: E402
 from pipeline.topics import quality as Q  # noqa: E402
 from pipeline.topics.choose import fields_passing  # noqa: E402
 from pipeline.topics.corpus import TextNormaliser, TextSettings, iter_papers  # noqa: E402
-from pipeline.topics.fit import FitSettings, fit  # noqa: E402
-
-DEFAULTS = dict(num_topics=8, passes=10, iterations=200, chunksize=2000, alpha="auto", eta=None, seed=1234,
-                no_below=5, no_above=0.95, chunk_max_tokens=100, chunk_min_tokens=20, progress=False)
+from pipeline.topics.fit import fit  # noqa: E402
 
 
 def frequent_words(papers: Path, frac: float, text: TextSettings) -> tuple[str, ...]:
@@ -46,10 +45,11 @@ def frequent_words(papers: Path, frac: float, text: TextSettings) -> tuple[str, 
 def run(papers: Path, work: Path, spec: dict) -> dict:
     spec = dict(spec)
     name = spec.pop("name")
-    text = TextSettings(**spec.pop("text", {}))
+    base = topic_settings(compose().topics)  # the default config's settings, one restart
+    text = dataclasses.replace(base.text, **spec.pop("text", {}))
     if "df_stop" in spec:
         text = dataclasses.replace(text, stop_words=frequent_words(papers, spec.pop("df_stop"), text))
-    s = FitSettings(text=text, **{**DEFAULTS, **spec})
+    s = dataclasses.replace(base, text=text, restarts=1, progress=False, **spec)
     t0 = time.time()
     model, stats = fit(papers, work / name, s)
     val = Q.reference_texts(model, papers, "val")
@@ -60,7 +60,8 @@ def run(papers: Path, work: Path, spec: dict) -> dict:
                                                                          Q.coherence(model, val[1::2])["mean"]],
             "undefined": c["undefined_topics"], "per_topic": [None if x is None else round(x, 3) for x in c["per_topic"]],
             "fields_separated": f"{ok}/{n}", "vocabulary": stats["vocabulary"], "chunks": stats["train_chunks"],
-            "seconds": round(time.time() - t0, 1), "top_words": [" ".join(model.top_words(k, 6)) for k in range(model.num_topics)]}
+            "seconds": round(time.time() - t0, 1),
+            "top_words": [" ".join(model.top_words(k, 6)) for k in range(model.num_topics)]}
 
 
 def main() -> int:

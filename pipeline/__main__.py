@@ -7,6 +7,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from pipeline.config import register_resolvers
 from pipeline.runfolder import RunFolder
 from pipeline.stages import STAGES, load, stage_names
 
@@ -27,4 +28,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    register_resolvers()  # `--help` names the stages from the one registry
     main()

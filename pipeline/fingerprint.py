@@ -8,12 +8,11 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def code_fingerprint(*relative: str) -> str:
-    """A hash of the source files (globs relative to the package, or the project's data/ folder)
+    """A hash of the source files (globs relative to the package; its data files are `data/...`)
     whose behaviour a stage's outputs depend on: changing that code redoes the work on the next run."""
     h = hashlib.sha1()
     for pattern in relative:
-        base = _PACKAGE.parent if pattern.startswith("data/") else _PACKAGE
-        for path in sorted(base.glob(pattern)):
+        for path in sorted(_PACKAGE.glob(pattern)):
             h.update(path.name.encode())
             h.update(path.read_bytes())
     return h.hexdigest()[:16]

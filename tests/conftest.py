@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,35 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 
-def run_pipeline(*args: str, cwd: Path = ROOT, timeout: int = 300,
-                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """`python -m pipeline ARGS` as a user runs it, from `cwd`; output captured as text."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+def run_pipeline(*args: str, cwd: Path = ROOT, timeout: int = 300, env: dict[str, str] | None = None,
+                 clean_env: bool = False) -> subprocess.CompletedProcess:
+    """`python -m pipeline ARGS` as a user runs it, from `cwd`; output captured as text. `env` adds
+    to this process's environment (or, with `clean_env`, is all of it besides PYTHONPATH)."""
+    full_env = {**({} if clean_env else os.environ), "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
+
+
+def default_config(*overrides: str):
+    """The app's configuration composed from conf/ (the defaults users run with)."""
+    from pipeline.config import compose
+
+    return compose(list(overrides))
+
+
+def ingest_settings(workers: int = 1, **limits):
+    """prepare's ingest settings from the default config, one worker, no bar; `limits` override."""
+    from pipeline.stages.prepare import ingest_settings as build
+
+    s = build(default_config())
+    return replace(s, limits=replace(s.limits, **limits), workers=workers, progress=False)
+
+
+def dataset_settings(**kw):
+    """prepare's extraction settings from the default config, one worker, no bar; `kw` override."""
+    from pipeline.stages.prepare import dataset_settings as build
+
+    return replace(build(default_config()), workers=1, progress=False, **kw)
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +64,7 @@ def prepared_corpus(tmp_path_factory) -> Path:
     if not (CORPUS / "arxiv").exists():
         pytest.skip("shared corpus not present")
     outputs = tmp_path_factory.mktemp("outputs")
-    res = run_pipeline("stage=prepare", "run=t", f"paths.outputs={outputs}", f"validate.cache_dir={outputs}/.cache",
+    res = run_pipeline("stage=prepare", "run=t", f"paths.outputs={outputs}", f"tex.cache_dir={outputs}/.cache",
                        "prepare.progress=false", timeout=1200)
     assert res.returncode == 0, res.stderr[-3000:]
     return outputs / "t"

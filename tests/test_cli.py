@@ -2,18 +2,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.conftest import ROOT, run_pipeline
 from tests.fixtures import DOC, bulk_tar, gz
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def pipeline(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+def pipeline(*args: str, cwd: Path = ROOT):
+    # a bare environment: the app must not depend on anything but PATH for TeX
+    return run_pipeline(*args, cwd=cwd, env={"PATH": "/usr/bin:/bin"}, clean_env=True)
 
 
 def test_unknown_stage_is_one_line_listing_the_stages(tmp_path):
@@ -79,7 +76,7 @@ def test_metadata_beside_the_sources_is_found_by_default(tmp_path):
     run = tmp_path / "outs" / "m"
     meta = json.loads((run / "prepared" / "stats.json").read_text())["ingest"]["metadata"]
     assert meta["papers_with_metadata"] == 3 and meta["lines_read"] == 3 and len(meta["files"]) == 1
-    titles = [json.loads(l)["title"] for l in (run / "prepared" / "papers.jsonl").read_text().splitlines()]
+    titles = [json.loads(line)["title"] for line in (run / "prepared" / "papers.jsonl").read_text().splitlines()]
     assert sorted(titles) == ["Title 1", "Title 2", "Title 3"]
     assert "have metadata" not in res.stdout + res.stderr
 

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.dataset.build import DatasetSettings, build_dataset
+from pipeline.dataset.build import build_dataset
 from pipeline.dataset.splits import check_fractions, split_of
 from pipeline.dataset.streams import read_split
 from pipeline.latex.tokenizer import Vocabulary, detokenize
-from pipeline.sources.ingest import IngestSettings, ingest
-from pipeline.sources.paper import Limits
-from pipeline.sources.select import Selection
+from pipeline.sources.ingest import ingest
 from pipeline.texcheck.known import known_commands
+from tests.conftest import dataset_settings, ingest_settings
 from tests.fixtures import DOC, bulk_tar, gz
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
@@ -55,16 +54,16 @@ def prepared(tmp_path: Path) -> Path:
     members = {f"0301/{pid.replace('/', '')}.gz": gz(DOC % body) for pid, body in bodies.items()}
     tar = bulk_tar(tmp_path / "arXiv_src_0301_001.tar", members)
     out = tmp_path / "prepared"
-    ingest([tar], [], IngestSettings(Limits(), Selection(), workers=1, progress=False), out)
+    ingest([tar], [], ingest_settings(), out)
     stats = build_dataset(out / "flat", out, known_commands(None, tmp_path / "cache"),
-                          DatasetSettings(min_count=1, split=FRACTIONS, workers=1, progress=False))
+                          dataset_settings(min_count=1, split=FRACTIONS))
     (out / "build_stats.json").write_text(json.dumps(stats))
     return out
 
 
 def test_equations_tokens_and_streams(prepared: Path):
     stats = json.loads((prepared / "build_stats.json").read_text())
-    eqs = [json.loads(l) for l in (prepared / "equations.jsonl").read_text().splitlines()]
+    eqs = [json.loads(line) for line in (prepared / "equations.jsonl").read_text().splitlines()]
     by_split = {s: [e for e in eqs if e["split"] == s] for s in ("train", "val", "test")}
     latex = {e["latex"] for e in by_split["train"]}
     assert "E=mc^2" in latex and "x\\in\\mathbb{R}" in latex  # macro expanded, punctuation dropped
@@ -88,12 +87,12 @@ def test_equations_tokens_and_streams(prepared: Path):
 
 
 def test_papers_file_and_resume(prepared: Path, tmp_path: Path):
-    papers = [json.loads(l) for l in (prepared / "papers.jsonl").read_text().splitlines()]
+    papers = [json.loads(line) for line in (prepared / "papers.jsonl").read_text().splitlines()]
     assert {p["split"] for p in papers} == {"train", "val"}
     assert all(p["split"] == split_of(p["id"], FRACTIONS) for p in papers)
     assert all(p["prose"] == [t for s in p["prose_sections"] for t in s] for p in papers)
     shard = next((prepared / "extracted").glob("*.jsonl.gz"))
     mtime = shard.stat().st_mtime_ns
     build_dataset(prepared / "flat", prepared, known_commands(None, tmp_path / "cache"),
-                  DatasetSettings(min_count=1, split=FRACTIONS, workers=1, progress=False))
+                  dataset_settings(min_count=1, split=FRACTIONS))
     assert shard.stat().st_mtime_ns == mtime

@@ -5,7 +5,7 @@ import pytest
 
 from pipeline.latex.comments import strip_comments
 from pipeline.latex.flatten import find_main, flatten, split_preamble
-from pipeline.sources.skips import Skip
+from pipeline.skips import Skip
 
 
 @pytest.mark.parametrize("text, expected", [

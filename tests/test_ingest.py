@@ -3,19 +3,20 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from pipeline.sources.ingest import IngestSettings, ingest
-from pipeline.sources.paper import Limits
+from pipeline.sources.ingest import ingest
 from pipeline.sources.select import Selection
+from tests.conftest import ingest_settings
 from tests.fixtures import DOC, bulk_tar, gz, metadata, paper_tar_gz, tar_bytes
 
 
 def run_ingest(tmp_path: Path, sources, meta=(), workers: int = 1, **limits) -> tuple[dict, dict, list[dict]]:
     out = tmp_path / "prepared"
-    settings = IngestSettings(limits=Limits(**limits), selection=Selection(), workers=workers, progress=False)
+    settings = ingest_settings(workers, **limits)
     stats = ingest(sources, meta, settings, out)
     papers = {}
     for shard in json.loads((out / "flat" / "index.json").read_text())["shards"]:
@@ -23,7 +24,7 @@ def run_ingest(tmp_path: Path, sources, meta=(), workers: int = 1, **limits) -> 
             for line in fh:
                 rec = json.loads(line)
                 papers[rec["id"]] = rec
-    skipped = [json.loads(l) for l in (out / "skipped.jsonl").read_text().splitlines()]
+    skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
     return stats, papers, skipped
 
 
@@ -200,11 +201,12 @@ def test_selection_filters_and_counts(tmp_path):
     meta = metadata(tmp_path / "m.jsonl", [
         {"id": "hep-th/0301001", "categories": "hep-th gr-qc", "field": "particle physics", "license": "CC BY 4.0"},
         {"id": "hep-th/0301002", "categories": "math.AG", "field": "other: algebra", "license": "CC BY 4.0"},
-        {"id": "hep-th/0301003", "categories": "hep-th", "field": "particle physics", "license": "NONE STATED - all rights reserved"},
+        {"id": "hep-th/0301003", "categories": "hep-th", "field": "particle physics",
+         "license": "NONE STATED - all rights reserved"},
     ])
     out = tmp_path / "prepared"
     sel = Selection(categories=("hep-*",), exclude_licences=("*all rights reserved*",))
-    stats = ingest([tar], [meta], IngestSettings(Limits(), sel, workers=1, progress=False), out)
+    stats = ingest([tar], [meta], replace(ingest_settings(), selection=sel), out)
     assert stats["selection"]["before"] == 4 and stats["selection"]["after"] == 1
     assert stats["selection"]["excluded_by"] == {"categories": 2, "exclude_licences": 1}
     assert Selection(fields=("other: *",)).reject_reason({"field": "Other: Algebra"}) is None

@@ -1,21 +1,17 @@
 import gzip
 import io
-import json
-import os
 import random
 import tarfile
-from pathlib import Path
 
 import pytest
 
 from pipeline.latex.extract import extract_paper, undefined_commands, unique_by_latex
 from pipeline.latex.tokenizer import detokenize, tokenize
+from tests.conftest import CORPUS
 
 KNOWN = {n: None for n in (
     "frac alpha beta gamma mu nu partial sum int left right langle rangle mathrm mathbf mathcal mathbb text "
     "label nonumber quad cdot operatorname begin end not binom sqrt in psi").split()}
-
-from tests.conftest import CORPUS
 
 
 def test_extract_paper_small():

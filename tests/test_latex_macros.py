@@ -1,6 +1,7 @@
 import pytest
 
-from pipeline.latex.macros import ExpansionError, MacroTable, build_table, remove_iffalse
+from pipeline.latex.conditionals import remove_iffalse
+from pipeline.latex.macros import ExpansionError, build_table
 
 KNOWN = {n: None for n in "frac alpha beta vec mathbf langle rangle operatorname begin end left right sum".split()}
 
@@ -54,7 +55,7 @@ def test_style_definitions_taken_but_not_internals():
     assert set(table.macros) - set(SHORTHANDS_NAMES) == {"R", "x@y"}
 
 
-from pipeline.latex.macros import SHORTHANDS  # noqa: E402
+from pipeline.latex.shorthands import SHORTHANDS  # noqa: E402
 
 SHORTHANDS_NAMES = list(SHORTHANDS)
 
@@ -81,7 +82,8 @@ def test_definitions_removed_from_text():
 
 def test_shorthands_and_structural_pass():
     table, rest = build_table(r"\be x=1 \ee \bea a&=&b \eea", {}, KNOWN)
-    assert table.expand(rest, structural_only=True) == r"\begin{equation} x=1 \end{equation} \begin{eqnarray} a&=&b \end{eqnarray}"
+    expected = r"\begin{equation} x=1 \end{equation} \begin{eqnarray} a&=&b \end{eqnarray}"
+    assert table.expand(rest, structural_only=True) == expected
     # a paper's own definition wins over the shorthand
     table, rest = build_table(r"\def\be{\begin{align}}\def\ee{\end{align}}\be x \ee", {}, KNOWN)
     assert table.expand(rest, structural_only=True) == r"\begin{align} x \end{align}"
@@ -107,11 +109,12 @@ def test_macro_glue_in_expansion():
 
 
 def test_shorthands_only_as_begin_end_pairs_around_display_math():
-    from pipeline.latex.macros import shorthand_pairs_in_use
+    from pipeline.latex.shorthands import shorthand_pairs_in_use
 
     assert shorthand_pairs_in_use(r"\be x \ee and \bea a&=&b \eea") == [("be", "ee", "equation"), ("bea", "eea", "eqnarray")]
     # \ba{l}..\ea inside display math is an array, not an eqnarray
-    assert shorthand_pairs_in_use(r"\begin{equation} \ba{l} x \ea \end{equation} \be \ba{c} y \ea \ee") == [("be", "ee", "equation")]
+    text = r"\begin{equation} \ba{l} x \ea \end{equation} \be \ba{c} y \ea \ee"
+    assert shorthand_pairs_in_use(text) == [("be", "ee", "equation")]
     assert shorthand_pairs_in_use(r"$\ba{l} x \ea$") == []
     # not a pair (begin without end), a blank line inside, or a name the paper defines
     assert shorthand_pairs_in_use(r"\beq x \beq y \beq z") == []

@@ -28,9 +28,11 @@ def test_sections_split_and_abstract_from_metadata_not_doubled():
     assert secs[1] == ["quantum", "gravity"] and secs[2] == ["string", "theory"]
 
 
-def test_pathological_inputs_do_not_raise():
+def test_pathological_inputs_give_no_words_and_do_not_raise():
     for body in ["", "{" * 500, r"\begin{itemize}", r"\section{", "$" * 7, "\\" * 9, r"\verb"]:
-        prose_tokens(body, None, None)
+        assert prose_tokens(body, None, None) == []
+    # an environment left open still gives the words around it
+    assert prose_tokens(r"\section{Sec} words \begin{itemize} items", None, None) == ["words", "items"]
 
 
 def test_picture_code_is_not_prose():

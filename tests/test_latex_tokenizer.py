@@ -1,6 +1,7 @@
 import json
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.latex.normalise import normalise
 from pipeline.latex.tokenizer import Vocabulary, detokenize, tokenize

@@ -5,12 +5,12 @@ import gzip
 
 import pytest
 
+from pipeline.skips import Skip
 from pipeline.sources.archive import gunzip_capped, paper_files, safe_member_path
 from pipeline.sources.decode import decode_tex
 from pipeline.sources.ids import canonical_id, paper_id
 from pipeline.sources.metadata import join_metadata
 from pipeline.sources.select import Selection
-from pipeline.sources.skips import Skip
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -43,14 +43,14 @@ FIELDS_KNOWN_BELOW = {"probability", "other: theoretical computer science"}
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory, request):
-    from pipeline.stages.topics import _settings
+    from pipeline.stages.topics import settings
     from pipeline.topics.model import TopicModel
     from pipeline.topics.pipeline import run_topics
 
     tmp_path = tmp_path_factory.mktemp("corpus")
     conf = OmegaConf.merge({"seed": OmegaConf.load(ROOT / "conf" / "config.yaml").seed},
                            {"topics": OmegaConf.load(ROOT / "conf" / "topics" / "default.yaml")})
-    s = _settings(conf.topics)
+    s = settings(conf.topics)
     s.progress = False
     # $TOPICS_PAPERS: a papers.jsonl to use instead of preparing the shared corpus here (~1 min)
     papers = (Path(os.environ["TOPICS_PAPERS"]) if os.environ.get("TOPICS_PAPERS")

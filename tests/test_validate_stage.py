@@ -1,15 +1,11 @@
 """`python -m pipeline stage=validate`: files in, verdicts and summary out, through the real CLI."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import run_pipeline
 
 
-def run_stage(*overrides, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "pipeline", "stage=validate", *overrides], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+def run_stage(*overrides):
+    return run_pipeline("stage=validate", *overrides)
 
 
 def test_validates_a_file_in_order_with_bad_lines(tmp_path):
@@ -35,9 +31,12 @@ def test_validates_a_file_in_order_with_bad_lines(tmp_path):
     assert summary["count"] == 6 and summary["compiled"] == 2 and summary["bad_lines"] == 3
     assert summary["pdftex_version"] and summary["texlive_version"].startswith("TeX Live")
     assert summary["mode"] == "fast" and summary["top_errors"][0]["count"] == 1
-    # again: every verdict now comes from the cache
+    # again: every verdict now comes from the cache, and the output is the same
+    first = out.read_text()
     res = run_stage(f"validate.input={src}", f"validate.output={out}", f"paths.outputs={tmp_path / 'o'}")
+    assert res.returncode == 0, res.stderr
     assert json.loads((tmp_path / "out.jsonl.summary.json").read_text())["cached"] == 3
+    assert out.read_text() == first
 
 
 def test_missing_run_equations_warn_and_exit_zero(tmp_path):
@@ -54,7 +53,7 @@ def test_reference_mode_and_user_preamble(tmp_path):
     for mode in ("reference", "fast"):
         out = tmp_path / f"{mode}.jsonl"
         res = run_stage(f"validate.input={src}", f"validate.output={out}", f"validate.mode={mode}",
-                        f"validate.preamble_file={pre}", "validate.cache=false", f"paths.outputs={tmp_path / 'o'}")
+                        f"tex.preamble_file={pre}", "validate.cache=false", f"paths.outputs={tmp_path / 'o'}")
         assert res.returncode == 0, res.stderr
         rows = [json.loads(x) for x in out.read_text().splitlines()]
         # \mathbb needs amssymb, \bm needs bm: neither is in this preamble

@@ -10,20 +10,22 @@ Two steps (formats: docs/formats.md):
 """
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import hashlib
 import json
 import logging
-import os
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
 
 import numpy as np
 
+from pipeline.atomic import atomic_open, write_text
 from pipeline.dataset.splits import SPLITS, split_of
 from pipeline.fingerprint import code_fingerprint
 from pipeline.parallel import bounded_map
@@ -35,13 +37,18 @@ FORMAT_VERSION = 1
 
 @dataclass
 class DatasetSettings:
-    max_tokens: int = 400
-    min_count: int = 2
-    split: dict = field(default_factory=lambda: {"train": 0.8, "val": 0.1, "test": 0.1})
-    split_salt: str = ""
-    workers: int = 1
-    in_flight: int = 32
-    progress: bool = True
+    max_tokens: int
+    min_count: int
+    split: dict
+    split_salt: str
+    workers: int
+    in_flight: int
+    progress: bool
+    # Report groups: group name -> paper-id patterns (fnmatch); papers of no group are reported by
+    # their `kind` (folders:<kind>) or as arxiv:other.
+    groups: dict[str, tuple[str, ...]]
+    # Groups whose macro definitions were lost upstream: left out of kept_fraction_with_macros_present.
+    macros_lost: tuple[str, ...]
 
 
 # --- step 1: extraction (worker side) ---------------------------------------------------------
@@ -89,7 +96,8 @@ def _flat_lines(path: Path) -> Iterator[str]:
 
 
 def _settings_hash(settings: DatasetSettings, known: Mapping[str, int | None]) -> str:
-    blob = json.dumps([FORMAT_VERSION, code_fingerprint("latex/*.py", "dataset/*.py", "data/*.tsv"), settings.max_tokens, settings.split, settings.split_salt,
+    code = code_fingerprint("latex/*.py", "dataset/*.py", "data/*.tsv")
+    blob = json.dumps([FORMAT_VERSION, code, settings.max_tokens, settings.split, settings.split_salt,
                        sorted(known.items(), key=lambda kv: kv[0])], sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
@@ -118,9 +126,9 @@ def extract_all(flat_dir: Path, out_dir: Path, known: Mapping[str, int | None], 
         log.info("extraction: all %d shards already done, reused", len(shards))
         return done_paths
 
-    from tqdm import tqdm
-
     import functools
+
+    from tqdm import tqdm
 
     work = functools.partial(_extract, max_tokens=settings.max_tokens, fractions=settings.split, salt=settings.split_salt)
     bar = tqdm(total=sum(t[4] for t in todo), unit="paper", desc="extract", disable=not settings.progress, dynamic_ncols=True)
@@ -130,15 +138,11 @@ def extract_all(flat_dir: Path, out_dir: Path, known: Mapping[str, int | None], 
         _init_worker(dict(known))
     try:
         for src, target, manifest, fp, _ in todo:
-            tmp = target.with_name(target.name + ".tmp")
-            with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=3) as out:
+            with atomic_open(target, "wt", opener=gzip.open, compresslevel=3) as out:
                 for _, line in bounded_map(work, _flat_lines(src), pool, settings.in_flight):
                     out.write(line + "\n")
                     bar.update(1)
-            os.replace(tmp, target)
-            tmp_m = manifest.with_name(manifest.name + ".tmp")
-            tmp_m.write_text(json.dumps({"fingerprint": fp}))
-            os.replace(tmp_m, manifest)
+            write_text(manifest, json.dumps({"fingerprint": fp}))
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -159,12 +163,13 @@ def _papers(shards: list[Path]) -> Iterator[dict]:
                 yield json.loads(line)
 
 
-def _group(paper: dict) -> str:
-    """The corpus group a paper is reported under (the 2003 hep-th papers lost their macros upstream)."""
+def _group(paper: dict, groups: Mapping[str, tuple[str, ...]]) -> str:
+    """The corpus group a paper is reported under (DatasetSettings.groups, else its kind)."""
     if paper.get("kind"):
         return f"folders:{paper['kind']}"
-    if paper["id"].startswith("hep-th/03"):
-        return "arxiv:hep-th 2003"
+    for name, patterns in groups.items():
+        if any(fnmatch.fnmatchcase(paper["id"], p) for p in patterns):
+            return name
     return "arxiv:other"
 
 
@@ -186,7 +191,8 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
 
     tok_dir = out_dir / "tokens"
     tok_dir.mkdir(exist_ok=True)
-    bins = {s: open(tok_dir / f"{s}.bin.tmp", "wb") for s in SPLITS}
+    files = ExitStack()
+    bins = {s: files.enter_context(atomic_open(tok_dir / f"{s}.bin", "wb")) for s in SPLITS}
     offsets: dict[str, list[int]] = {s: [0] for s in SPLITS}
     stats: Counter = Counter()
     dropped: Counter = Counter()
@@ -195,8 +201,7 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
     groups: dict[str, Counter] = {}
     split_counts: dict[str, Counter] = {s: Counter() for s in SPLITS}
     unk = vocab.unk_id
-    with open(out_dir / "papers.jsonl.tmp", "w", encoding="utf-8") as pf, \
-            open(out_dir / "equations.jsonl.tmp", "w", encoding="utf-8") as ef:
+    with files, atomic_open(out_dir / "papers.jsonl") as pf, atomic_open(out_dir / "equations.jsonl") as ef:
         for paper in _papers(shards):
             split = paper["split"]
             kept = []
@@ -219,7 +224,7 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
             undefined.update(paper["undefined"])
             diagrams.update(paper.get("diagrams") or {})
             n_dropped = sum(paper["dropped"].values()) + len(paper["equations"]) - len(kept)
-            g = groups.setdefault(_group(paper), Counter())
+            g = groups.setdefault(_group(paper, settings.groups), Counter())
             g["papers"] += 1
             g["found"] += paper["found"]
             g["kept"] += len(kept)
@@ -240,14 +245,11 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
                 "n_prose_tokens": len(prose), "prose": prose, "prose_sections": paper["prose_sections"],
             }, ensure_ascii=False) + "\n")
     for s in SPLITS:
-        bins[s].close()
-        os.replace(tok_dir / f"{s}.bin.tmp", tok_dir / f"{s}.bin")
-        np.save(tok_dir / f"{s}.idx.npy", np.asarray(offsets[s], dtype=np.int64))
-    os.replace(out_dir / "papers.jsonl.tmp", out_dir / "papers.jsonl")
-    os.replace(out_dir / "equations.jsonl.tmp", out_dir / "equations.jsonl")
+        with atomic_open(tok_dir / f"{s}.idx.npy", "wb") as fh:
+            np.save(fh, np.asarray(offsets[s], dtype=np.int64))
     meta = {"format_version": FORMAT_VERSION, "dtype": np.dtype(dtype).name, "eos_id": vocab.eos_id,
             "vocab_size": len(vocab), "splits": {s: dict(split_counts[s]) for s in SPLITS}}
-    (tok_dir / "meta.json").write_text(json.dumps(meta, indent=1))
+    write_text(tok_dir / "meta.json", json.dumps(meta, indent=1))
 
     def frac(c: Counter) -> float | None:
         return round(c["kept"] / c["found"], 4) if c["found"] else None
@@ -257,7 +259,7 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
 
     not_2003 = Counter()
     for name, c in groups.items():
-        if name != "arxiv:hep-th 2003":
+        if name not in settings.macros_lost:
             not_2003.update(c)
     return {
         "papers": stats["papers"],
@@ -279,7 +281,8 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
         "tokens_train": split_counts["train"]["tokens"],
         "tokens_per_equation": round(sum(c["tokens"] for c in split_counts.values())
                                      / max(1, sum(c["equations"] for c in split_counts.values())), 1),
-        "settings": asdict(settings) | {"workers": None, "progress": None},
+        "settings": {k: v for k, v in asdict(settings).items() if k not in ("groups", "macros_lost")}
+                    | {"workers": None, "progress": None},
     }
 
 

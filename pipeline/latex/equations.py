@@ -13,7 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from pipeline.latex.macros import DISPLAY_ENVS, read_arg
+from pipeline.latex.scan import read_arg
+
+DISPLAY_ENVS = frozenset(
+    "equation align gather multline flalign alignat eqnarray displaymath".split()
+)
 
 _ENV_ALT = "|".join(sorted(DISPLAY_ENVS))
 

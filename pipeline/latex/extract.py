@@ -16,12 +16,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from pipeline.latex.comments import strip_comments
+from pipeline.latex.conditionals import remove_iffalse
 from pipeline.latex.equations import DisplayEquation, find_display_equations
 from pipeline.latex.flatten import document_body
-from pipeline.latex.macros import ExpansionError, MacroTable, build_table, remove_iffalse
+from pipeline.latex.glossary import Entry, expand_glossary, read_entries
+from pipeline.latex.macros import ExpansionError, MacroTable, build_table
 from pipeline.latex.normalise import normalise
 from pipeline.latex.prose import prose_sections
-from pipeline.latex.glossary import Entry, expand_glossary, read_entries
 from pipeline.latex.rewrite import PackageRewriter, loaded_packages, modernise, unwrap_ensuremath
 from pipeline.latex.scan import control_words
 from pipeline.latex.siunitx import rewrite_units
@@ -182,7 +183,7 @@ def extract_paper(
         bad = undefined_commands(latex, known) | {"{" + e + "}" for e in undefined_environments(latex)}
         if bad:
             res.dropped["undefined"] += 1
-            res.undefined.update(bad)
+            res.undefined.update(sorted(bad))  # sorted: the shard is the same bytes run to run
             continue
         tokens = tokenize(latex)
         if len(tokens) > max_tokens:

@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass, field
 
 from pipeline.latex.comments import VERBATIM_ENVS
-from pipeline.sources.skips import Skip
+from pipeline.skips import Skip
 
 _BEGIN_DOC = re.compile(r"\\begin\s*\{document\}")
 _END_DOC = re.compile(r"\\end\s*\{document\}")

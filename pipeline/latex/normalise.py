@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.latex.macros import match_brace
+from pipeline.latex.scan import match_brace
 
 # Commands whose braced argument is typeset in text mode, where blanks are meaningful.
 TEXT_COMMANDS = frozenset(

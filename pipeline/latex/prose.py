@@ -15,9 +15,9 @@ from gensim.parsing.preprocessing import STOPWORDS
 from pylatexenc.latex2text import LatexNodes2Text
 
 from pipeline.latex.comments import strip_comments
+from pipeline.latex.conditionals import remove_iffalse
 from pipeline.latex.equations import inline_math_spans
 from pipeline.latex.flatten import document_body
-from pipeline.latex.macros import remove_iffalse
 
 log = logging.getLogger(__name__)
 

@@ -7,13 +7,17 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from pipeline.latex.macros import ExpansionError, substitute_params
-from pipeline.latex.scan import ends_with_control_word, read_arg, read_delimited, read_optional
 from pipeline.latex.normalise import TEXT_COMMANDS
+from pipeline.latex.scan import ends_with_control_word, read_arg, read_delimited, read_optional
 
-DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "data" / "package_rewrites.tsv"
+# Package data (pipeline/data/, also reachable as the repository's data/): found the same way in a
+# source checkout and in an installed wheel.
+DEFAULT_TABLE = resources.files("pipeline") / "data" / "package_rewrites.tsv"
 
 
 _SLOTS = re.compile(r"\[\]|\{\}|\(\)|\|\|")
@@ -56,9 +60,10 @@ class Rule:
         return substitute_params(self.replacement, args)
 
 
-def load_rules(path: str | Path = DEFAULT_TABLE) -> list[Rule]:
+def load_rules(path: str | Path | Traversable = DEFAULT_TABLE) -> list[Rule]:
     rules: list[Rule] = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    text = (Path(path) if isinstance(path, str) else path).read_text(encoding="utf-8")
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         cols = line.split("\t")

@@ -16,8 +16,9 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from pipeline.latex.macros import match_brace
+from pipeline.atomic import write_text
 from pipeline.latex.normalise import ASCII_LETTERS, TEXT_COMMANDS
+from pipeline.latex.scan import match_brace
 
 _DELIM_WORDS = (
     "langle rangle lbrace rbrace lfloor rfloor lceil rceil vert Vert lvert rvert lVert rVert "
@@ -141,7 +142,7 @@ class Vocabulary:
         return out
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"tokens": self.itos}, ensure_ascii=False), encoding="utf-8")
+        write_text(path, json.dumps({"tokens": self.itos}, ensure_ascii=False))
 
     @classmethod
     def load(cls, path: str | Path) -> "Vocabulary":

@@ -11,8 +11,8 @@ import posixpath
 import tarfile
 import zlib
 
+from pipeline.skips import Skip
 from pipeline.sources.ids import strip_suffix
-from pipeline.sources.skips import Skip
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Files worth keeping from a paper: LaTeX sources and their styles. Everything else (figures,

@@ -8,17 +8,17 @@ process never holds more than the papers in flight.
 from __future__ import annotations
 
 import hashlib
-import re
 import os
+import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from pipeline.skips import Skip
 from pipeline.sources.archive import ends_cleanly, safe_member_path
 from pipeline.sources.ids import paper_id, strip_suffix
 from pipeline.sources.paper import RawPaper
-from pipeline.sources.skips import Skip
 
 PAPER_FILE_SUFFIXES = (".gz", ".tgz", ".tar.gz")
 FILES_PER_UNIT = 256

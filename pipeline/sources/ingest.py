@@ -12,7 +12,6 @@ import gzip
 import hashlib
 import json
 import logging
-import os
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -20,13 +19,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
+from pipeline.atomic import atomic_open, write_bytes
 from pipeline.fingerprint import code_fingerprint
 from pipeline.parallel import bounded_map
+from pipeline.skips import REASONS, Skip
 from pipeline.sources.discover import Bad, Unit, discover
 from pipeline.sources.metadata import join_metadata
 from pipeline.sources.paper import Limits, RawPaper, ingest_paper
 from pipeline.sources.select import Selection
-from pipeline.sources.skips import REASONS, Skip
 
 log = logging.getLogger(__name__)
 
@@ -48,24 +48,18 @@ def _work(raw: RawPaper, limits: Limits) -> tuple[str, str, str, bool]:
         return "skip", "internal_error", f"{type(exc).__name__}: {exc}", False
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 @dataclass
 class IngestSettings:
     limits: Limits
     selection: Selection
     workers: int
-    in_flight: int = 64
-    progress: bool = True
+    in_flight: int
+    progress: bool
 
 
 def _settings_hash(settings: IngestSettings, metadata: list[Path]) -> str:
     meta_fp = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in metadata if p.exists()]
-    code = code_fingerprint("sources/*.py", "latex/comments.py", "latex/flatten.py")
+    code = code_fingerprint("sources/*.py", "skips.py", "latex/comments.py", "latex/flatten.py", "latex/scan.py")
     blob = json.dumps([FORMAT_VERSION, code, asdict(settings.limits), asdict(settings.selection), meta_fp], sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
@@ -133,16 +127,15 @@ def ingest(
     stats = _merge(manifests, joined, settings, time.perf_counter() - t0)
     stats["metadata"] |= {"files": [str(p) for p in metadata], "paper_ids": n_ids,
                           "fraction": round(len(meta) / n_ids, 4) if n_ids else None}
-    with open(out_dir / "skipped.jsonl.tmp", "w", encoding="utf-8") as fh:
+    with atomic_open(out_dir / "skipped.jsonl") as fh:
         for where, why in joined.bad_lines:
             fh.write(_skip_line(None, where, "bad_metadata_line", why) + "\n")
         for m in manifests:
             skipped = flat_dir / f"{m['key']}.skipped.jsonl"
             if skipped.exists():
                 fh.write(skipped.read_text(encoding="utf-8"))
-    os.replace(out_dir / "skipped.jsonl.tmp", out_dir / "skipped.jsonl")
     index = {"format_version": FORMAT_VERSION, "shards": [f"{m['key']}.jsonl.gz" for m in manifests]}
-    _atomic_write(flat_dir / "index.json", json.dumps(index, indent=1).encode())
+    write_bytes(flat_dir / "index.json", json.dumps(index, indent=1).encode())
     return stats
 
 
@@ -195,8 +188,7 @@ def _run_unit(unit: Unit, meta, settings: IngestSettings, work, seen: set[str], 
             yield item
 
     shard = flat_dir / f"{unit.key}.jsonl.gz"
-    tmp = shard.with_name(shard.name + ".tmp")
-    with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=3) as out:
+    with atomic_open(shard, "wt", opener=gzip.open, compresslevel=3) as out:
         for item, result in bounded_map(work, selected_items(), pool, settings.in_flight,
                                         passthrough=lambda it: isinstance(it, Bad)):
             if isinstance(item, Bad):
@@ -216,8 +208,7 @@ def _run_unit(unit: Unit, meta, settings: IngestSettings, work, seen: set[str], 
             log.warning("skipped %s (%s): %s%s", item.id or "-", item.source, reason, f" ({detail})" if detail else "")
             if bar and item.id is not None:
                 bar.update(1)
-    os.replace(tmp, shard)
-    _atomic_write(flat_dir / f"{unit.key}.skipped.jsonl", "".join(l + "\n" for l in skip_lines).encode())
+    write_bytes(flat_dir / f"{unit.key}.skipped.jsonl", "".join(line + "\n" for line in skip_lines).encode())
     manifest = {
         "key": unit.key,
         "label": unit.label,
@@ -233,7 +224,7 @@ def _run_unit(unit: Unit, meta, settings: IngestSettings, work, seen: set[str], 
             "excluded_by": dict(excluded_by),
         },
     }
-    _atomic_write(flat_dir / f"{unit.key}.done.json", json.dumps(manifest, indent=1).encode())
+    write_bytes(flat_dir / f"{unit.key}.done.json", json.dumps(manifest, indent=1).encode())
     return manifest
 
 

@@ -7,16 +7,16 @@ from pathlib import Path
 
 from pipeline.latex.comments import strip_comments
 from pipeline.latex.flatten import flatten
+from pipeline.skips import Skip
 from pipeline.sources.archive import is_text_name, paper_files
 from pipeline.sources.decode import decode_tex
-from pipeline.sources.skips import Skip
 
 
 @dataclass(frozen=True)
 class Limits:
-    max_paper_bytes: int = 64 << 20
-    max_file_bytes: int = 16 << 20
-    max_input_depth: int = 16
+    max_paper_bytes: int
+    max_file_bytes: int
+    max_input_depth: int
 
 
 @dataclass

@@ -10,9 +10,11 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
+from pipeline.atomic import write_text
 from pipeline.dataset.splits import check_fractions
 from pipeline.runfolder import RunFolder
 from pipeline.sources.ingest import IngestSettings, ingest
@@ -20,12 +22,15 @@ from pipeline.sources.metadata import metadata_files
 from pipeline.sources.paper import Limits
 from pipeline.sources.select import Selection
 
+if TYPE_CHECKING:
+    from pipeline.dataset.build import DatasetSettings
+
 log = logging.getLogger(__name__)
 
 
-def run(cfg: DictConfig, folder: RunFolder) -> dict:
+def ingest_settings(cfg: DictConfig) -> IngestSettings:
     p, d = cfg.prepare, cfg.data
-    settings = IngestSettings(
+    return IngestSettings(
         limits=Limits(
             max_paper_bytes=int(p.max_paper_bytes),
             max_file_bytes=int(p.max_file_bytes),
@@ -40,37 +45,43 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
         in_flight=int(p.in_flight),
         progress=bool(p.progress),
     )
+
+
+def dataset_settings(cfg: DictConfig) -> DatasetSettings:
+    from pipeline.dataset.build import DatasetSettings  # numpy: only when extraction runs
+
+    p = cfg.prepare
+    return DatasetSettings(
+        max_tokens=int(p.max_tokens), min_count=int(p.min_count), split=check_fractions(p.split),
+        split_salt=str(p.split_salt), workers=int(p.workers or os.cpu_count() or 1),
+        in_flight=int(p.extract_in_flight), progress=bool(p.progress),
+        groups={str(k): tuple(v) for k, v in (p.groups or {}).items()}, macros_lost=tuple(p.macros_lost or ()),
+    )
+
+
+def run(cfg: DictConfig, folder: RunFolder) -> dict:
+    d = cfg.data
+    settings = ingest_settings(cfg)
     out = folder.for_output()
     out.prepared.mkdir(parents=True, exist_ok=True)
-    metadata = metadata_files(d.sources, d.metadata or [], bool(d.get("find_metadata", True)))
+    metadata = metadata_files(d.sources, d.metadata or [], bool(d.find_metadata))
     stats = {"ingest": ingest(d.sources, metadata, settings, out.prepared)}
     _log_ingest(stats["ingest"])
-    if p.extract:
-        stats["extract"] = _extract(cfg, out, settings)
-    tmp = out.prepare_stats.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(stats, indent=1))
-    os.replace(tmp, out.prepare_stats)
+    if cfg.prepare.extract:
+        stats["extract"] = _extract(cfg, out)
+    write_text(out.prepare_stats, json.dumps(stats, indent=1))
     return stats
 
 
-def _extract(cfg: DictConfig, out: RunFolder, settings: IngestSettings) -> dict:
-    p = cfg.prepare
-
-    from pipeline.dataset.build import DatasetSettings, build_dataset
+def _extract(cfg: DictConfig, out: RunFolder) -> dict:
+    from pipeline.dataset.build import build_dataset
     from pipeline.texcheck.known import known_commands
     from pipeline.texcheck.preamble import Preamble
 
-    # pylatexenc logs every tolerated parse error at INFO: thousands of lines a run, none actionable.
-    logging.getLogger("pylatexenc").setLevel(logging.WARNING)
-    vc = cfg.validate  # the preamble equations are judged in decides which commands are "known"
-    preamble = Preamble.from_settings(vc.preamble_file, vc.documentclass, vc.packages)
-    known = known_commands(preamble, Path(vc.cache_dir) if vc.cache_dir else None)
-    dsettings = DatasetSettings(
-        max_tokens=int(p.max_tokens), min_count=int(p.min_count), split=dict(p.split),
-        split_salt=str(p.split_salt), workers=settings.workers, progress=settings.progress,
-    )
-    check_fractions(dsettings.split)
-    e = build_dataset(out.prepared / "flat", out.prepared, known, dsettings)
+    tex = cfg.tex  # the preamble equations are judged in decides which commands are "known"
+    preamble = Preamble.from_settings(tex.preamble_file, tex.documentclass, tex.packages)
+    known = known_commands(preamble, Path(tex.cache_dir) if tex.cache_dir else None)
+    e = build_dataset(out.prepared / "flat", out.prepared, known, dataset_settings(cfg))
     e["known_commands"] = len(known)
     e["preamble_hash"] = preamble.hash
     log.info(

@@ -9,15 +9,19 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.runfolder import RunFolder
 
+if TYPE_CHECKING:
+    from pipeline.topics.fit import FitSettings
+
 log = logging.getLogger(__name__)
 
 
-def _settings(t: DictConfig):
+def settings(t: DictConfig) -> FitSettings:
     from pipeline.topics.corpus import TextSettings
     from pipeline.topics.fit import FitSettings
 
@@ -31,8 +35,8 @@ def _settings(t: DictConfig):
         bigram_threshold=float(t.bigram_threshold), no_below=int(t.dictionary.no_below),
         no_above=float(t.dictionary.no_above), keep_n=int(t.dictionary.keep_n),
         chunk_max_tokens=int(t.chunking.max_tokens), chunk_min_tokens=int(t.chunking.min_tokens),
-        max_paper_tokens=int(t.chunking.get("max_paper_tokens", 0) or 0),
-        restarts=int(t.get("restarts", 1) or 1), restart_workers=int(t.get("restart_workers", 2) or 0),
+        max_paper_tokens=int(t.chunking.max_paper_tokens),
+        restarts=int(t.restarts), restart_workers=int(t.restart_workers or 0),
         progress=bool(t.progress),
     )
 
@@ -49,8 +53,6 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     from pipeline.topics.pipeline import infer_cli, run_topics
 
     t = cfg.topics
-    # gensim logs every 1,000 coherence windows at INFO; the pass progress bar replaces its chatter.
-    logging.getLogger("gensim").setLevel(logging.WARNING)
     papers = Path(t.input) if t.get("input") else folder.root / "prepared" / "papers.jsonl"
     out_dir = folder.for_output().root / "topics"
     if t.get("infer"):
@@ -60,7 +62,7 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
         if code:
             sys.exit(code)
         return {}
-    report = run_topics(papers, out_dir, _settings(t), names=_names(t),
+    report = run_topics(papers, out_dir, settings(t), names=_names(t),
                         coherence_on_train=bool(t.coherence_on_train), evaluate_test=bool(t.evaluate_test),
                         top_words=int(t.top_words))
     log.info("topics: %d topics, c_npmi val %s, written to %s", report["num_topics"],

@@ -114,7 +114,7 @@ def run_batch(displays: list[str], pad_lines: int, fmt: Path, timeout_s: float) 
             (d / f"e{i}.tex").write_text(pad + disp + "\n", encoding="utf-8")
         (d / "drv.tex").write_text(driver_text(nonce, len(displays)), encoding="utf-8")
         (d / "pre.fmt").symlink_to(Path(fmt).resolve())
-        run = run_pdflatex(["&pre", "drv.tex"], d, timeout_s)
+        run_pdflatex(["&pre", "drv.tex"], d, timeout_s)
         log = d / "drv.log"
         lines = read_log(log.read_bytes()).splitlines() if log.exists() else []
     return parse_batch_log(lines, nonce, len(displays))

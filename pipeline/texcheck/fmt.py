@@ -1,10 +1,10 @@
 """The preloaded format: the preamble read once and dumped (`pdflatex -ini ... \\dump`), cached by hash."""
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
+from pipeline.atomic import write_bytes
 from pipeline.texcheck.logparse import first_error, read_log
 from pipeline.texcheck.preamble import Preamble
 from pipeline.texcheck.sandbox import run_pdflatex
@@ -25,12 +25,8 @@ def format_path(preamble: Preamble, cache_dir: Path, timeout_s: float = 60.0) ->
             log = d / "pre.log"
             err = first_error(read_log(log.read_bytes()).splitlines()) if log.exists() else None
             raise RuntimeError(f"could not dump a format of the preamble (hash {preamble.hash}): "
-                               f"{err or 'pdflatex failed'}; check the preamble (validate.preamble_file "
-                               "or validate.packages) compiles on its own")
-        # Rename into place: workers racing to build the same format never see half a file.
-        fd, part = tempfile.mkstemp(dir=target.parent, suffix=".part")
-        os.close(fd)
-        Path(part).write_bytes(built.read_bytes())
-        os.chmod(part, 0o644)  # mkstemp makes it private; the cache may be shared
-        os.replace(part, target)
+                               f"{err or 'pdflatex failed'}; check the preamble (tex.preamble_file "
+                               "or tex.packages) compiles on its own")
+        # Rename into place: processes racing to build the same format never see half a file.
+        write_bytes(target, built.read_bytes())
     return target

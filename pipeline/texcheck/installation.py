@@ -5,7 +5,7 @@ preamble loads. The identity hashes: the first line of `pdftex --version`; the p
 modification time of the installed `pdflatex.fmt` (rebuilt when the kernel or a preloaded package
 changes); and those of TEXMFDIST's `ls-R` file database (rewritten by mktexlsr whenever a TeX Live
 package is installed, upgraded or removed, e.g. mathtools or bm). Files a user added to a personal
-texmf tree by hand are not covered: clear `validate.cache_dir` after changing those.
+texmf tree by hand are not covered: clear `tex.cache_dir` after changing those.
 """
 from __future__ import annotations
 
@@ -46,3 +46,14 @@ def tex_installation_id() -> str:
                     "check that TeX Live is on PATH (scripts/setup.sh installs it). Caches stay keyed by "
                     "what was found.", ["ok" if p else "missing" for p in parts])
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def tex_versions() -> tuple[str | None, str | None]:
+    """(pdfTeX version, TeX Live release) from `pdftex --version`, e.g. ("3.141592653-2.6-1.40.24",
+    "TeX Live 2022/Debian"); (None, None) without pdfTeX."""
+    first = _first_line(["pdftex", "--version"])
+    if not first:
+        return None, None
+    version = first.split()[1] if len(first.split()) > 1 else None
+    live = first[first.find("(") + 1 : first.rfind(")")] if "(" in first else None
+    return version, live

@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from pipeline.atomic import write_text
 from pipeline.texcheck.fmt import format_path
 from pipeline.texcheck.preamble import Preamble
 from pipeline.texcheck.sandbox import run_pdflatex, tex_env
@@ -46,9 +47,7 @@ def known_commands(preamble: Preamble | None = None, cache_dir: Path | None = No
         return json.loads(target.read_text(encoding="utf-8"))
     found = _ask_tex(preamble, sorted(candidate_names(preamble)), cache_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_suffix(".part%d" % os.getpid())
-    part.write_text(json.dumps(found, sort_keys=True), encoding="utf-8")
-    os.replace(part, target)
+    write_text(target, json.dumps(found, sort_keys=True))
     return found
 
 

@@ -26,7 +26,7 @@ class Preamble:
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"preamble file {p} does not exist; give a file holding everything "
-                                    "before \\begin{document} (validate.preamble_file)")
+                                    "before \\begin{document} (tex.preamble_file)")
         text = p.read_text(encoding="utf-8")
         if "\\begin{document}" in text:
             raise ValueError(f"preamble file {p} contains \\begin{{document}}; keep only what comes before it")

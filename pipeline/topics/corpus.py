@@ -47,10 +47,10 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 
 @dataclass
 class TextSettings:
-    min_len: int = 3                 # tokens shorter than this are dropped (1-2 letter symbols, "al")
-    stop_words: Sequence[str] = ()   # extra, on top of DOMAIN_STOP_WORDS when use_domain_stop_words
-    use_domain_stop_words: bool = True
-    merge_plurals: bool = True       # "galaxies" -> "galaxy" when the singular is a training word
+    min_len: int  # tokens shorter than this are dropped (1-2 letter symbols, "al")
+    stop_words: Sequence[str]  # extra, on top of DOMAIN_STOP_WORDS when use_domain_stop_words
+    use_domain_stop_words: bool
+    merge_plurals: bool  # "galaxies" -> "galaxy" when the singular is a training word
 
 
 @dataclass

@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,8 +19,7 @@ from gensim.corpora import Dictionary, MmCorpus
 from gensim.models import LdaModel, LdaMulticore
 from gensim.models.phrases import ENGLISH_CONNECTOR_WORDS, Phrases
 
-from pipeline.topics.corpus import (TextNormaliser, TextSettings, TrainChunks, iter_papers,
-                                    paper_sections, plural_map)
+from pipeline.topics.corpus import TextNormaliser, TextSettings, TrainChunks, iter_papers, paper_sections, plural_map
 from pipeline.topics.model import TopicModel
 
 log = logging.getLogger(__name__)
@@ -29,28 +28,28 @@ TRAIN = ("train",)
 
 @dataclass
 class FitSettings:
-    num_topics: int = 20
-    passes: int = 20
-    iterations: int = 200
-    alpha: Any = "auto"          # "symmetric" | "asymmetric" | "auto" | float
-    eta: Any = "auto"            # None | "auto" | float
-    workers: int = 1             # 1: LdaModel (bit-reproducible); >1: LdaMulticore (not reproducible)
-    chunksize: int = 2000        # documents per online update
-    seed: int = 0
-    text: TextSettings = field(default_factory=TextSettings)
-    bigrams: bool = False
-    bigram_min_count: int = 20
-    bigram_threshold: float = 0.5  # npmi scoring, in (-1, 1]
-    no_below: int = 5            # keep words in at least this many training PAPERS
-    no_above: float = 0.5        # ... and in at most this fraction of them
-    keep_n: int = 20000
-    chunk_max_tokens: int = 1000  # long documents are cut into chunks of about this many tokens
-    chunk_min_tokens: int = 100
-    max_paper_tokens: int = 0     # a paper contributes at most about this many tokens (0 = all)
-    restarts: int = 1             # fits from seeds seed..seed+restarts-1, one kept (restarts.py)
-    restart_workers: int = 2      # restarts fitted at once (processes, 0 = one per core); with
-                                  # workers=1 the result does not depend on it
-    progress: bool = True
+    num_topics: int
+    passes: int
+    iterations: int
+    alpha: Any  # "symmetric" | "asymmetric" | "auto" | float
+    eta: Any  # None | "auto" | float
+    workers: int  # 1: LdaModel (bit-reproducible); >1: LdaMulticore (not reproducible)
+    chunksize: int  # documents per online update
+    seed: int
+    text: TextSettings
+    bigrams: bool
+    bigram_min_count: int
+    bigram_threshold: float  # npmi scoring, in (-1, 1]
+    no_below: int  # keep words in at least this many training PAPERS
+    no_above: float  # ... and in at most this fraction of them
+    keep_n: int
+    chunk_max_tokens: int  # long documents are cut into chunks of about this many tokens
+    chunk_min_tokens: int
+    max_paper_tokens: int  # a paper contributes at most about this many tokens (0 = all)
+    restarts: int  # fits from seeds seed..seed+restarts-1, one kept (restarts.py)
+    restart_workers: int  # restarts fitted at once (processes, 0 = one per core); with workers=1
+    #                       the result does not depend on it
+    progress: bool
 
 
 def build_normaliser(papers: Path, s: FitSettings) -> TextNormaliser:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import asdict
@@ -16,6 +15,7 @@ from typing import Mapping
 
 import numpy as np
 
+from pipeline.atomic import atomic_open, write_text
 from pipeline.fingerprint import code_fingerprint
 from pipeline.topics import quality as Q
 from pipeline.topics.fit import FitSettings, theta_all
@@ -63,9 +63,7 @@ def fit_or_load(papers: Path, model_dir: Path, s: FitSettings) -> tuple[TopicMod
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(obj, indent=1))
 
 
 def run_topics(papers: Path, out_dir: Path, s: FitSettings, names: Mapping[int, str] | None = None,
@@ -83,10 +81,14 @@ def run_topics(papers: Path, out_dir: Path, s: FitSettings, names: Mapping[int, 
     # θ of every paper, in papers.jsonl order.
     ids, splits, fields, thetas, lengths = [], [], [], [], []
     for p, th in theta_all(model, papers):
-        ids.append(p["id"]); splits.append(p["split"]); fields.append(p.get("field"))
-        thetas.append(th.astype(np.float32)); lengths.append(len(p.get("prose") or []))
+        ids.append(p["id"])
+        splits.append(p["split"])
+        fields.append(p.get("field"))
+        thetas.append(th.astype(np.float32))
+        lengths.append(len(p.get("prose") or []))
     theta = np.stack(thetas) if thetas else np.zeros((0, model.num_topics), np.float32)
-    np.save(out_dir / "theta.npy", theta)
+    with atomic_open(out_dir / "theta.npy", "wb") as fh:
+        np.save(fh, theta)
     _write_json(out_dir / "theta_ids.json", {"ids": ids, "splits": splits, "num_topics": model.num_topics})
 
     train = np.array([x == "train" for x in splits])
@@ -125,9 +127,9 @@ def run_topics(papers: Path, out_dir: Path, s: FitSettings, names: Mapping[int, 
     report["seconds_fit_or_load"] = round(t_fit, 1)
     _write_json(out_dir / "report.json", report)
     md = Q.topics_markdown(model, sizes, coh_val["c_npmi"]["per_topic"], top_words)
-    (out_dir / "topics.md").write_text(md)
+    write_text(out_dir / "topics.md", md)
     _write_json(out_dir / "fields.json", fields_tab)
-    (out_dir / "fields.md").write_text("# Fields and their dominant topics\n\n" + Q.fields_markdown(fields_tab))
+    write_text(out_dir / "fields.md", "# Fields and their dominant topics\n\n" + Q.fields_markdown(fields_tab))
     print(md)
     print(Q.fields_markdown(fields_tab))
     c = coh_val["c_npmi"]

@@ -14,8 +14,8 @@ import math
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from dataclasses import replace
+from multiprocessing import get_context
 from pathlib import Path
 
 from pipeline.topics import quality as Q
