@@ -1,26 +1,24 @@
-"""Fit topic-model variants and print their validation figures side by side (run by hand).
+"""Fit topic-model variants and print the figures the choice rule reads, side by side (run by hand).
 
-    .venv/bin/python bench/topics_variants.py '{"name": "base"}' \
-        '{"name": "K12", "num_topics": 12}' '{"name": "c2000", "chunk_max_tokens": 2000, "passes": 40}'
+    .venv/bin/python bench/topics_variants.py [--papers P] \
+        '{"name": "K28", "num_topics": 28}' '{"name": "K28-g60", "num_topics": 28, "max_papers_per_group": 60}'
 
-Each argument is a JSON object: `name` plus any FitSettings field overriding the defaults below (the
-default config's values), and optionally `text` (TextSettings fields) and `df_stop` (drop from the
-text every word in more than this fraction of training papers). One JSON line per variant is
-printed and appended to --out (default outputs/bench/topics_variants.jsonl): validation c_npmi on
-all validation papers and on its two halves (odd/even papers: how much a smaller reference corpus
-moves the figure), per-topic scores, fields separated on train+val papers, top words. Only training
-papers are fitted on and only train+val papers are read: like the stage, this never looks at test.
-This is the script behind the "Second round" table of docs/topics.md.
+Each argument is a JSON object: `name` plus any FitSettings field overriding the default config's
+topic settings (`restarts` included: a variant is fitted exactly as the stage would fit it), and
+optionally `text` (TextSettings fields). One JSON line per variant is printed and appended to --out
+(default outputs/bench/topics_variants.jsonl): the rule's figures of the chosen fit (validation
+papers hit, fields owning a topic on train+val papers, NMI on train+val papers, validation c_npmi),
+every restart's figures, and the seconds taken. Only training papers are fitted on and only
+train+val papers are read: like the stage, this never looks at test papers.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
-import logging
+import shutil
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,40 +26,25 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.config import compose  # noqa: E402
 from pipeline.stages.topics import settings as topic_settings  # noqa: E402
-from pipeline.topics import quality as Q  # noqa: E402
-from pipeline.topics.choose import fields_passing  # noqa: E402
-from pipeline.topics.corpus import TextNormaliser, TextSettings, iter_papers  # noqa: E402
-from pipeline.topics.fit import fit  # noqa: E402
-
-
-def frequent_words(papers: Path, frac: float, text: TextSettings) -> tuple[str, ...]:
-    norm, df, n = TextNormaliser(text), Counter(), 0
-    for p in iter_papers(papers, ("train",)):
-        n += 1
-        df.update(set(norm.filter(p.get("prose") or [])))
-    return tuple(sorted(w for w, c in df.items() if c / n > frac))
+from pipeline.topics.restarts import fit_with_restarts, validation_score  # noqa: E402
 
 
 def run(papers: Path, work: Path, spec: dict) -> dict:
     spec = dict(spec)
     name = spec.pop("name")
-    base = topic_settings(compose().topics)  # the default config's settings, one restart
+    base = topic_settings(compose().topics)
     text = dataclasses.replace(base.text, **spec.pop("text", {}))
-    if "df_stop" in spec:
-        text = dataclasses.replace(text, stop_words=frequent_words(papers, spec.pop("df_stop"), text))
-    s = dataclasses.replace(base, text=text, restarts=1, progress=False, **spec)
+    s = dataclasses.replace(base, text=text, progress=False, **spec)
     t0 = time.time()
-    model, stats = fit(papers, work / name, s)
-    val = Q.reference_texts(model, papers, "val")
-    c = Q.coherence(model, val)
-    rows = ((p.get("field"), model.theta_of_tokens(p.get("prose") or [])) for p in iter_papers(papers, ("train", "val")))
-    ok, n = fields_passing({"fields_train_val": Q.fields_table(rows, model)})
-    return {"name": name, "c_npmi_val": c["mean"], "c_npmi_val_halves": [Q.coherence(model, val[0::2])["mean"],
-                                                                         Q.coherence(model, val[1::2])["mean"]],
-            "undefined": c["undefined_topics"], "per_topic": [None if x is None else round(x, 3) for x in c["per_topic"]],
-            "fields_separated": f"{ok}/{n}", "vocabulary": stats["vocabulary"], "chunks": stats["train_chunks"],
-            "seconds": round(time.time() - t0, 1),
-            "top_words": [" ".join(model.top_words(k, 6)) for k in range(model.num_topics)]}
+    target = work / name
+    shutil.rmtree(target, ignore_errors=True)
+    model = fit_with_restarts(papers, target, s)
+    score = validation_score(model, papers, s.fields)
+    restarts = [{k: r[k] for k in ("seed", "val_hits", "fields_owned_train_val", "nmi_train_val", "c_npmi_val")}
+                for r in model.meta.get("restarts", [])]
+    return {"name": name, **{k: score[k] for k in ("val_hits", "fields_owned_train_val", "nmi_train_val", "c_npmi_val")},
+            "seed": model.seed, "restarts": restarts, "seconds": round(time.time() - t0, 1),
+            "top_words": [" ".join(model.top_words(k, 5)) for k in range(model.num_topics)]}
 
 
 def main() -> int:
@@ -74,11 +57,11 @@ def main() -> int:
     if not a.papers.exists():
         print(f"error: {a.papers}: run `python -m pipeline stage=prepare` first (or pass --papers)", file=sys.stderr)
         return 2
-    logging.getLogger("gensim").setLevel(logging.WARNING)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     for v in a.variants:
         res = run(a.papers, a.work, json.loads(v))
-        print(json.dumps(res), flush=True)
+        short = {k: v for k, v in res.items() if k != "top_words"}
+        print(json.dumps(short), flush=True)
         with a.out.open("a") as f:
             f.write(json.dumps(res) + "\n")
     return 0

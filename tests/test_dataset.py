@@ -8,8 +8,8 @@ import pytest
 
 from pipeline.dataset.build import build_dataset
 from pipeline.dataset.splits import check_fractions, split_of
-from pipeline.dataset.streams import read_split
-from pipeline.latex.tokenizer import Vocabulary, detokenize
+from pipeline.dataset.streams import read_paper_index, read_split
+from pipeline.latex.tokenizer import Vocabulary, detokenize, env_token
 from pipeline.sources.ingest import ingest
 from pipeline.texcheck.known import known_commands
 from tests.conftest import dataset_settings, ingest_settings
@@ -75,15 +75,23 @@ def test_equations_tokens_and_streams(prepared: Path):
     assert stats["dropped"]["undefined"] == 1 and stats["undefined_top50"] == {"undefinedthing": 1}
 
     vocab = Vocabulary.load(prepared / "vocab.json")
+    paper_ids = json.loads((prepared / "tokens" / "paper_ids.json").read_text())
+    assert paper_ids == [json.loads(line)["id"] for line in (prepared / "papers.jsonl").read_text().splitlines()]
     for split, rows in by_split.items():
         data, idx = read_split(prepared / "tokens", split)  # the test split is empty here
-        assert len(idx) == len(rows) + 1 and len(data) == idx[-1]
+        papers = read_paper_index(prepared / "tokens", split)
+        assert len(idx) == len(rows) + 1 and len(data) == idx[-1] and len(papers) == len(rows)
         for e in rows:
             ids = list(data[idx[e["row"]]: idx[e["row"] + 1]])
-            assert ids[-1] == vocab.eos_id
+            # a row: the environment's token, the body, <eos>
+            assert vocab.itos[ids[0]] == env_token(e["env"], e["env_arg"]) and ids[-1] == vocab.eos_id
+            assert len(ids) == e["n_tokens"] + 2 and paper_ids[papers[e["row"]]] == e["paper_id"]
             if split == "train":  # the vocabulary comes from the training split only
-                assert detokenize(vocab.decode(ids)) == e["latex"]
+                assert detokenize(vocab.decode(ids[1:])) == e["latex"]
     assert "\\gamma" not in vocab  # seen only in validation
+    # every display environment has its token, even one no equation uses
+    assert {"<env:equation>", "<env:align>", "<env:multline>", "<env:flalign>"} <= set(vocab.itos)
+    assert vocab.env_ids == list(range(4, 4 + len(vocab.env_ids)))
 
 
 def test_papers_file_and_resume(prepared: Path, tmp_path: Path):

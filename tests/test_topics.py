@@ -15,6 +15,7 @@ import pytest
 from pipeline.topics import corpus as C
 from pipeline.topics import fit as F
 from pipeline.topics import quality as Q
+from pipeline.topics import separation as S
 from pipeline.topics.corpus import TextSettings, chunk_sections, plural_map
 from pipeline.topics.fit import FitSettings, fit
 from pipeline.topics.model import TopicModel, UnknownWordsError
@@ -49,6 +50,9 @@ def make_papers(path: Path, n_per_field: int = 14, seed: int = 0, test_prose=Non
                          "prose": [t for s in secs for t in s], "prose_sections": secs})
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
+
+
+FS = S.FieldSettings(exclude=("particle physics",), min_papers=8)
 
 
 def settings(**kw) -> FitSettings:
@@ -138,11 +142,17 @@ def test_theta_dense_and_independent_of_order(papers, model):
         np.testing.assert_array_equal(a, b)
 
 
+def _dominant(papers, model) -> dict[str, int]:
+    ps = list(C.iter_papers(papers))
+    tops = [int(np.argmax(model.theta_of_tokens(p["prose"]))) for p in ps]
+    dom = S.dominant_topics([p["field"] for p in ps], tops, FS)
+    return {f: d["topic"] for f, d in dom.items()}, dom
+
+
 def test_topics_separate_the_vocabularies(papers, model):
-    rows = [(p["field"], model.theta_of_tokens(p["prose"])) for p in C.iter_papers(papers)]
-    table = Q.fields_table(rows, model)
-    assert all(r["share"] == 1.0 for r in table)
-    assert len({r["dominant_topic"] for r in table}) == 3
+    topics, dom = _dominant(papers, model)
+    assert all(d["share"] == 1.0 for d in dom.values())
+    assert len(set(topics.values())) == 3 and S.owned(dom) == topics
 
 
 def test_stage_files_theta_and_reuse(papers, tmp_path):
@@ -155,7 +165,12 @@ def test_stage_files_theta_and_reuse(papers, tmp_path):
     assert set(ids["splits"]) == {"train", "val", "test"} and not (out / "report_test.json").exists()
     assert rep["model_reused"] is False and "First" in (out / "topics.md").read_text()
     assert np.isfinite(rep["coherence_val"]["c_npmi"]["mean"]) and rep["coherence_train"]["c_npmi"]["mean"] > 0
-    assert (out / "fields.md").exists() and len(json.loads((out / "fields.json").read_text())) == 3
+    fields = json.loads((out / "fields.json").read_text())
+    assert len(fields["all"]) == 3 and fields["fields_owning_a_topic"] == 3 and fields["nmi"] == pytest.approx(1.0)
+    assert fields["held_out_hits"]["hits"] == fields["held_out_hits"]["papers"] == 12
+    assert "3 of 3" in (out / "fields.md").read_text()
+    names = json.loads((out / "names.json").read_text())["names"]
+    assert names[0] == "First" and len(set(names)) == 3 and rep["choice"]["val_hits"] == 6
     rep2 = run_topics(papers, out, settings(), evaluate_test=True)
     assert rep2["model_reused"] is True and (out / "report_test.json").exists()
     np.testing.assert_array_equal(np.load(out / "theta.npy"), theta)
@@ -170,8 +185,7 @@ def test_names_must_exist(papers, tmp_path):
 # --- inference from context words ----------------------------------------------------------------
 
 def test_infer_context_words(papers, model, tmp_path):
-    rows = [(p["field"], model.theta_of_tokens(p["prose"])) for p in C.iter_papers(papers)]
-    dom = {r["field"]: r["dominant_topic"] for r in Q.fields_table(rows, model)}
+    dom, _ = _dominant(papers, model)
     assert model.infer("Galaxies redshift TELESCOPE stars")[dom["astrophysics"]] > 0.5
     assert model.infer(["regression", "variance"])[dom["statistics"]] > 0.5
     inf = model.explain("ring ideal unicorn the xy")
@@ -215,20 +229,20 @@ def test_cli_fit_then_infer(papers, tmp_path):
     assert r.returncode == 2 and "vocabulary" in r.stderr
 
 
-def test_choose_prefers_coherence_among_jobs_that_separate_fields(tmp_path, capsys):
+def test_choose_a_sweep_job_by_the_rule(tmp_path, capsys):
     from pipeline.topics.choose import choose, main
 
-    def job(num, k, npmi, share):
+    def job(num, k, hits, owned, nmi, npmi):
         d = tmp_path / str(num) / "topics"
         d.mkdir(parents=True)
-        fields = [{"field": "statistics", "papers": 9, "share": share}]
         (d / "report.json").write_text(json.dumps({
-            "num_topics": k, "coherence_val": {"c_npmi": {"mean": npmi}, "c_v": {"mean": 0.5}},
-            "fields_train_val": fields, "fields": fields, "settings": {"num_topics": k}}))
+            "num_topics": k, "settings": {"num_topics": k},
+            "choice": {"val_hits": hits, "fields_owned_train_val": owned, "nmi_train_val": nmi, "c_npmi_val": npmi,
+                       "key": [hits, owned, nmi, npmi]}}))
 
-    job(0, 8, 0.05, 0.4)
-    job(1, 10, 0.03, 0.6)
-    job(2, 12, 0.02, 0.7)
+    job(0, 8, 3, 5, 0.6, 0.09)   # best coherence, fewer hits
+    job(1, 10, 5, 4, 0.5, 0.03)  # most hits: chosen
+    job(2, 12, 5, 3, 0.7, 0.05)  # as many hits, fewer fields owning a topic
     assert choose(tmp_path)[1]["num_topics"] == 10
     assert main([str(tmp_path)]) == 0 and "chosen: job 1, num_topics=10" in capsys.readouterr().out
     assert main([str(tmp_path / "nothing")]) == 2
@@ -255,16 +269,15 @@ def test_cap_limits_a_textbook_in_the_training_corpus(papers, tmp_path):
     assert capped["train_tokens_in_vocab"] < full["train_tokens_in_vocab"]
 
 
-def test_choose_restart_prefers_separating_fits():
+def test_choose_restart_by_the_rule():
     from pipeline.topics.restarts import choose_restart
 
-    r = [{"restart": 0, "c_npmi_val": 0.09, "fields_separated": 2, "fields": 3},
-         {"restart": 1, "c_npmi_val": 0.05, "fields_separated": 3, "fields": 3},
-         {"restart": 2, "c_npmi_val": None, "fields_separated": 3, "fields": 3},
-         {"restart": 3, "c_npmi_val": 0.05, "fields_separated": 3, "fields": 3}]
+    r = [{"restart": 0, "key": [2, 3, 0.5, 0.09]},
+         {"restart": 1, "key": [4, 2, 0.4, 0.05]},
+         {"restart": 2, "key": [4, 2, 0.4, None]},   # an undefined coherence ranks below any
+         {"restart": 3, "key": [4, 2, 0.4, 0.05]}]   # a tie: the lower restart number wins
     assert choose_restart(r)["restart"] == 1
-    none_separate = [r[0], {"restart": 4, "c_npmi_val": 0.01, "fields_separated": 1, "fields": 3}]
-    assert choose_restart(none_separate)["restart"] == 0  # then coherence alone
+    assert choose_restart([r[0], r[2]])["restart"] == 2  # more validation hits beat coherence
 
 
 def test_restarts_choose_on_validation_without_reading_test(papers, tmp_path, monkeypatch):
@@ -285,8 +298,9 @@ def test_restarts_choose_on_validation_without_reading_test(papers, tmp_path, mo
     m = R.fit_with_restarts(papers, tmp_path / "m", s)
     res = m.meta["restarts"]
     assert [r["seed"] for r in res] == [7, 8, 9] and set(seen) == {"train", "val"}
-    separating = [r for r in res if r["fields_separated"] == r["fields"]] or res
-    best = max(separating, key=lambda r: r["c_npmi_val"])  # the rule, written out independently
+    # the rule, written out independently: hits, then fields owned, then NMI, then coherence
+    best = max(res, key=lambda r: (r["val_hits"], r["fields_owned_train_val"], r["nmi_train_val"], r["c_npmi_val"],
+                                   -r["restart"]))
     assert m.meta["chosen_restart"] == best["restart"] and m.seed == best["seed"]
     # The kept model is the chosen seed's plain fit, bit for bit.
     alone = fit(papers, tmp_path / "alone", settings(seed=best["seed"]))[0]

@@ -32,7 +32,7 @@ from pipeline.parallel import bounded_map
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: rows start with the environment token; per-row paper index
 
 
 @dataclass
@@ -175,17 +175,23 @@ def _group(paper: dict, groups: Mapping[str, tuple[str, ...]]) -> str:
 
 def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> dict:
     """Write papers.jsonl, equations.jsonl, vocab.json and tokens/; returns the stats."""
-    from pipeline.latex.tokenizer import Vocabulary
+    from pipeline.latex.equations import DISPLAY_ENVS
+    from pipeline.latex.tokenizer import Vocabulary, env_token
 
     train_hashes: set[int] = set()
     counts: Counter = Counter()
+    envs: Counter = Counter()
     for paper in _papers(shards):
         if paper["split"] == "train":
             for eq in paper["equations"]:
                 train_hashes.add(_eq_hash(eq["latex"]))
                 counts.update(eq["tokens"])
+                envs[env_token(eq["env"], eq["env_arg"])] += 1
     kept_tokens = sorted((t for t, c in counts.items() if c >= settings.min_count), key=lambda t: (-counts[t], t))
-    vocab = Vocabulary(kept_tokens)  # training split only; rarer tokens become <unk>
+    # Every display environment has its token whatever min_count says (the sampler may be asked for
+    # any); alignat's column counts as the training equations use them.
+    env_tokens = sorted({env_token(e) for e in DISPLAY_ENVS} | set(envs), key=lambda t: (-envs[t], t))
+    vocab = Vocabulary(env_tokens + kept_tokens)  # training split only; rarer tokens become <unk>
     vocab.save(out_dir / "vocab.json")
     dtype = np.uint16 if len(vocab) < 2**16 else np.uint32
 
@@ -194,6 +200,8 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
     files = ExitStack()
     bins = {s: files.enter_context(atomic_open(tok_dir / f"{s}.bin", "wb")) for s in SPLITS}
     offsets: dict[str, list[int]] = {s: [0] for s in SPLITS}
+    paper_of_row: dict[str, list[int]] = {s: [] for s in SPLITS}  # row -> paper's line in papers.jsonl
+    paper_ids: list[str] = []
     stats: Counter = Counter()
     dropped: Counter = Counter()
     undefined: Counter = Counter()
@@ -204,6 +212,7 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
     with files, atomic_open(out_dir / "papers.jsonl") as pf, atomic_open(out_dir / "equations.jsonl") as ef:
         for paper in _papers(shards):
             split = paper["split"]
+            paper_ids.append(paper["id"])
             kept = []
             for eq in paper["equations"]:
                 if split != "train" and _eq_hash(eq["latex"]) in train_hashes:
@@ -211,14 +220,16 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
                     continue
                 kept.append(eq)
             for eq in kept:
-                ids = vocab.encode(eq["tokens"]) + [vocab.eos_id]
+                body = vocab.encode(eq["tokens"])
+                ids = [vocab.stoi.get(env_token(eq["env"], eq["env_arg"]), unk), *body, vocab.eos_id]
                 row = len(offsets[split]) - 1
                 bins[split].write(np.asarray(ids, dtype=dtype).tobytes())
                 offsets[split].append(offsets[split][-1] + len(ids))
-                split_counts[split]["tokens"] += len(ids) - 1
+                paper_of_row[split].append(len(paper_ids) - 1)
+                split_counts[split]["tokens"] += len(body)
                 split_counts[split]["unk"] += sum(1 for i in ids if i == unk)
                 ef.write(json.dumps({"paper_id": paper["id"], "split": split, "row": row, "env": eq["env"],
-                                     "env_arg": eq["env_arg"], "latex": eq["latex"], "n_tokens": len(ids) - 1},
+                                     "env_arg": eq["env_arg"], "latex": eq["latex"], "n_tokens": len(body)},
                                     ensure_ascii=False) + "\n")
             dropped.update(paper["dropped"])
             undefined.update(paper["undefined"])
@@ -247,6 +258,9 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
     for s in SPLITS:
         with atomic_open(tok_dir / f"{s}.idx.npy", "wb") as fh:
             np.save(fh, np.asarray(offsets[s], dtype=np.int64))
+        with atomic_open(tok_dir / f"{s}.papers.npy", "wb") as fh:
+            np.save(fh, np.asarray(paper_of_row[s], dtype=np.int32))
+    write_text(tok_dir / "paper_ids.json", json.dumps(paper_ids))
     meta = {"format_version": FORMAT_VERSION, "dtype": np.dtype(dtype).name, "eos_id": vocab.eos_id,
             "vocab_size": len(vocab), "splits": {s: dict(split_counts[s]) for s in SPLITS}}
     write_text(tok_dir / "meta.json", json.dumps(meta, indent=1))

@@ -20,14 +20,16 @@ from pipeline.atomic import write_text
 from pipeline.latex.normalise import ASCII_LETTERS, TEXT_COMMANDS
 from pipeline.latex.scan import match_brace
 
-_DELIM_WORDS = (
+DELIMITER_WORDS = (
     "langle rangle lbrace rbrace lfloor rfloor lceil rceil vert Vert lvert rvert lVert rVert "
     "uparrow downarrow updownarrow Uparrow Downarrow Updownarrow backslash lgroup rgroup "
     "lmoustache rmoustache ulcorner urcorner llcorner lrcorner lbrack rbrack"
 ).split()
 _TOKEN = re.compile(
-    r"\\(?:left|right|middle|[bB]igg?[lrm]?)(?:[().\[\]|/<>]|\\[{}|]|\\(?:"
-    + "|".join(sorted(_DELIM_WORDS, key=len, reverse=True))
+    # `\begin{pmatrix}` and `\end{pmatrix}` are one token each: the sampler tracks environments
+    r"\\(?:begin|end)\{[A-Za-z]+\*?\}"
+    r"|\\(?:left|right|middle|[bB]igg?[lrm]?)(?:[().\[\]|/<>]|\\[{}|]|\\(?:"
+    + "|".join(sorted(DELIMITER_WORDS, key=len, reverse=True))
     + r")(?![A-Za-z]))"
     r"|(?P<word>\\[A-Za-z]+)"
     r"|\\[^A-Za-z]"
@@ -83,11 +85,30 @@ def detokenize(tokens: Iterable[str]) -> str:
     return "".join(out)
 
 
+def env_token(env: str, env_arg: str | None = None) -> str:
+    """The token naming an equation's display environment: `<env:align>`, `<env:alignat=2>`."""
+    env = env.rstrip("*")
+    return f"<env:{env}={env_arg}>" if env_arg else f"<env:{env}>"
+
+
+def parse_env_token(token: str) -> tuple[str, str | None] | None:
+    """(env, env_arg) of an environment token, None for any other token."""
+    if not (token.startswith("<env:") and token.endswith(">")):
+        return None
+    env, _, arg = token[5:-1].partition("=")
+    return env, arg or None
+
+
 class Vocabulary:
-    """Token <-> id, with special tokens first."""
+    """Token <-> id, with special tokens first, then the environment tokens (`<env:...>`)."""
 
     PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
     SPECIALS = (PAD, UNK, BOS, EOS)
+
+    @property
+    def env_ids(self) -> list[int]:
+        """Ids of the environment tokens, in vocabulary order."""
+        return [i for i, t in enumerate(self.itos) if parse_env_token(t) is not None]
 
     def __init__(self, tokens: Iterable[str]) -> None:
         self.itos: list[str] = list(self.SPECIALS)

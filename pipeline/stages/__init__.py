@@ -12,6 +12,8 @@ STAGES: dict[str, str] = {
     "prepare": "pipeline.stages.prepare",
     "validate": "pipeline.stages.validate",
     "topics": "pipeline.stages.topics",
+    "train": "pipeline.stages.train",
+    "sample": "pipeline.stages.sample",
 }
 
 

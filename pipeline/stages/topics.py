@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 def settings(t: DictConfig) -> FitSettings:
     from pipeline.topics.corpus import TextSettings
     from pipeline.topics.fit import FitSettings
+    from pipeline.topics.separation import FieldSettings
 
     return FitSettings(
         num_topics=int(t.num_topics), passes=int(t.passes), iterations=int(t.iterations),
@@ -37,6 +38,8 @@ def settings(t: DictConfig) -> FitSettings:
         chunk_max_tokens=int(t.chunking.max_tokens), chunk_min_tokens=int(t.chunking.min_tokens),
         max_paper_tokens=int(t.chunking.max_paper_tokens),
         restarts=int(t.restarts), restart_workers=int(t.restart_workers or 0),
+        max_papers_per_group=int(t.guidance.max_papers_per_group),
+        fields=FieldSettings(exclude=tuple(t.evaluation.exclude_fields or ()), min_papers=int(t.evaluation.min_papers)),
         progress=bool(t.progress),
     )
 
@@ -64,7 +67,7 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
         return {}
     report = run_topics(papers, out_dir, settings(t), names=_names(t),
                         coherence_on_train=bool(t.coherence_on_train), evaluate_test=bool(t.evaluate_test),
-                        top_words=int(t.top_words))
+                        top_words=int(t.top_words), name_min_papers=int(t.naming.min_papers))
     log.info("topics: %d topics, c_npmi val %s, written to %s", report["num_topics"],
              report["coherence_val"]["c_npmi"]["mean"], out_dir)
     return report

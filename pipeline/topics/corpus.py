@@ -209,13 +209,17 @@ class TrainChunks:
     """Re-iterable stream of normalised training chunks (token lists) read from papers.jsonl."""
 
     def __init__(self, path: Path, norm: TextNormaliser, max_tokens: int, min_tokens: int,
-                 splits: Sequence[str] = ("train",), max_paper_tokens: int = 0) -> None:
+                 splits: Sequence[str] = ("train",), max_paper_tokens: int = 0,
+                 keep_ids: frozenset[str] | None = None) -> None:
         self.path, self.norm, self.splits = Path(path), norm, tuple(splits)
         self.max_tokens, self.min_tokens = max_tokens, min_tokens
         self.max_paper_tokens = max_paper_tokens
+        self.keep_ids = keep_ids  # None: every paper of the splits
 
     def __iter__(self) -> Iterator[list[str]]:
         for p in iter_papers(self.path, self.splits):
+            if self.keep_ids is not None and p["id"] not in self.keep_ids:
+                continue
             secs = [self.norm(s) for s in paper_sections(p)]
             chunks = [c for c in chunk_sections(secs, self.max_tokens, self.min_tokens) if c]
             yield from cap_chunks(chunks, self.max_paper_tokens)

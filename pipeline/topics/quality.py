@@ -1,4 +1,4 @@
-"""Topic quality: coherence, perplexity bound, topic sizes, and the fields table.
+"""Topic quality: coherence, perplexity bound, topic sizes (field separation: separation.py).
 
 Coherence (the figure settings are chosen by): the mean over topics of gensim's c_npmi of each
 topic's top 10 words, with gensim's default sliding window for c_npmi (10 tokens), counted on a
@@ -11,9 +11,8 @@ score is not finite (some top word never occurs in the reference texts) is count
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 from gensim.models import CoherenceModel
@@ -52,27 +51,6 @@ def log_perplexity(model: TopicModel, texts: Sequence[Sequence[str]]) -> dict:
     model.lda.random_state = np.random.RandomState(model.seed)
     bound = float(model.lda.log_perplexity(bows))
     return {"per_word_bound": bound, "perplexity": float(2 ** (-bound))}
-
-
-def fields_table(rows: Iterable[tuple[str | None, np.ndarray]], model: TopicModel) -> list[dict]:
-    """Per field label: papers, dominant topic (most often the top topic) and its share."""
-    tops: dict[str, Counter] = defaultdict(Counter)
-    for field, theta in rows:
-        tops[field or "(none)"][int(np.argmax(theta))] += 1
-    out = []
-    for field, c in tops.items():
-        n = sum(c.values())
-        k, m = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0]
-        out.append({"field": field, "papers": n, "dominant_topic": k, "label": model.label(k),
-                    "share": m / n, "top_topics": {str(t): v for t, v in c.most_common(3)}})
-    return sorted(out, key=lambda r: (-r["papers"], r["field"]))
-
-
-def fields_markdown(table: Sequence[Mapping]) -> str:
-    lines = ["| field | papers | dominant topic | share of papers |", "|---|---:|---|---:|"]
-    for r in table:
-        lines.append(f"| {r['field']} | {r['papers']} | {r['dominant_topic']}: {r['label']} | {100 * r['share']:.0f}% |")
-    return "\n".join(lines) + "\n"
 
 
 def topics_markdown(model: TopicModel, sizes: Sequence[float], coh: Sequence[float | None], n_words: int = 8) -> str:

@@ -1,0 +1,104 @@
+"""What a sample is conditioned on, as θ: a topic, a mixture of topics, context words, a paper.
+
+- topic K (an id or the name the topics stage gave it): the mean θ of the training papers whose top
+  topic is K. A one-hot θ is unlike anything the model saw (real papers mix topics: their largest
+  share is rarely above 0.8), so the model is asked for what a typical paper of that topic looks
+  like. A topic no training paper has on top falls back to the training papers' mean weighted by
+  their share of K.
+- mixture {K: w, ...}: the weighted mean of those topics' θ (weights normalised to sum to 1).
+- context words: θ inferred by the topic model from the words (as for any unseen text).
+- paper ID: that paper's θ (topics/theta.npy).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.topics.names import topic_by_name
+
+
+class ConditioningError(ValueError):
+    """The conditioning asked for cannot be met; the message says why and what is available."""
+
+
+@dataclass
+class Topics:
+    """The topics stage's outputs a sampler needs (topics/theta.npy, theta_ids.json, names.json)."""
+
+    theta: np.ndarray          # [papers, K]
+    ids: list[str]
+    splits: list[str]
+    names: list[str]
+    directory: Path = field(default=Path("."))
+
+    @classmethod
+    def load(cls, topics_dir: str | Path) -> "Topics":
+        d = Path(topics_dir)
+        if not (d / "theta.npy").exists():
+            raise ConditioningError(f"{d / 'theta.npy'}: no topics; run `python -m pipeline stage=topics` first")
+        meta = json.loads((d / "theta_ids.json").read_text())
+        theta = np.load(d / "theta.npy").astype(np.float64)
+        names_file = d / "names.json"
+        names = json.loads(names_file.read_text())["names"] if names_file.exists() else \
+            [f"topic-{k}" for k in range(theta.shape[1])]
+        return cls(theta, meta["ids"], meta["splits"], names, d)
+
+    @property
+    def num_topics(self) -> int:
+        return int(self.theta.shape[1])
+
+    def topic_id(self, name: str | int) -> int:
+        try:
+            return topic_by_name(name, self.names)
+        except KeyError as exc:
+            raise ConditioningError(str(exc.args[0])) from exc
+
+    def topic_theta(self, k: int) -> np.ndarray:
+        train = np.array([s == "train" for s in self.splits])
+        th = self.theta[train]
+        top = th.argmax(1)
+        if (top == k).any():
+            out = th[top == k].mean(0)
+        else:
+            w = th[:, k]
+            out = (th * w[:, None]).sum(0) / max(w.sum(), 1e-12)
+        return out / out.sum()
+
+    def mixture_theta(self, weights: Mapping[str | int, float]) -> tuple[np.ndarray, dict[int, float]]:
+        if not weights:
+            raise ConditioningError("sample.mixture is empty: give {topic: weight, ...}")
+        ws = {self.topic_id(k): float(v) for k, v in weights.items()}
+        if any(v < 0 for v in ws.values()) or sum(ws.values()) <= 0:
+            raise ConditioningError(f"sample.mixture weights must be >= 0 and not all 0, got {dict(weights)}")
+        total = sum(ws.values())
+        ws = {k: v / total for k, v in ws.items()}
+        out = sum(w * self.topic_theta(k) for k, w in ws.items())
+        return out / out.sum(), ws
+
+    def paper_theta(self, paper_id: str) -> np.ndarray:
+        try:
+            return self.theta[self.ids.index(paper_id)]
+        except ValueError as exc:
+            raise ConditioningError(f"paper {paper_id!r} has no θ in {self.directory}/theta_ids.json "
+                                    f"(e.g. {', '.join(self.ids[:3])})") from exc
+
+    def words_theta(self, words: str) -> tuple[np.ndarray, list[tuple[int, str, float]], list[str]]:
+        """θ of context words by the topic model, its top topics, and the words it could not use."""
+        from pipeline.topics.model import TopicModel, UnknownWordsError
+
+        model = TopicModel.load(self.directory / "model", dict(enumerate(self.names)))
+        try:
+            inf = model.explain(words)
+        except UnknownWordsError as exc:
+            raise ConditioningError(f"sample.words={words!r}: {exc}") from exc
+        top = model.top_topics(inf.theta, n=3)
+        return inf.theta, top, [f"{w} ({inf.reasons[w]})" for w in inf.unknown]
+
+
+def describe(theta: Sequence[float], names: Sequence[str], n: int = 3) -> str:
+    order = np.argsort(-np.asarray(theta), kind="stable")[:n]
+    return ", ".join(f"{100 * theta[k]:.0f}% {names[k]}" for k in order)

@@ -1,0 +1,196 @@
+"""Batched sampling from a TopicLSTM: temperature, top-k, top-p, greedy, optional syntax rules.
+
+Reproducible whatever the batch size: sequence i's random draw at step t is a hash of (seed, i, t)
+(splitmix64), turned into a token by inverse-CDF sampling of its own distribution, so no sequence's
+draws depend on which others share its batch. Sequences that finish leave the batch (their rows
+stop costing work) and new ones take their place. Each finished sequence is handed to `on_done` at
+once, so a caller can write it out as it is produced.
+
+Per sequence: the token ids (environment token first), the log-probability of those tokens under
+the raw model (temperature 1, no mask, no truncation), and whether the length limit ended it (it
+reached `max_len`, or the syntax rules had to close what was open because the limit was near).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from pipeline.model.network import TopicLSTM
+from pipeline.model.syntax import Grammar
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    temperature: float   # 0 = greedy
+    top_k: int           # 0 = off
+    top_p: float         # 1.0 = off
+    max_len: int         # tokens after <bos>, <eos> included
+    syntax: bool         # syntax-aware (Grammar) or plain sampling
+    seed: int
+
+
+@dataclass
+class Sampled:
+    index: int                  # position in the request (its RNG stream)
+    ids: list[int]              # environment token, body tokens (no <eos>)
+    logprob: float              # under the raw model: T=1, no mask
+    length_limited: bool
+
+
+# splitmix64's constants as signed 64-bit integers (torch's int64 arithmetic wraps around)
+_GAMMA = 0x9E3779B97F4A7C15 - (1 << 64)
+_MUL1 = 0xBF58476D1CE4E5B9 - (1 << 64)
+_MUL2 = 0x94D049BB133111EB - (1 << 64)
+
+
+def _splitmix(x: torch.Tensor) -> torch.Tensor:
+    """splitmix64 on int64 tensors: a well-mixed hash of each element (logical shifts emulated)."""
+    x = x + _GAMMA
+    x = (x ^ ((x >> 30) & ((1 << 34) - 1))) * _MUL1
+    x = (x ^ ((x >> 27) & ((1 << 37) - 1))) * _MUL2
+    return x ^ ((x >> 31) & ((1 << 33) - 1))
+
+
+def uniform(seed: int, index: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    """A float64 in [0, 1) per (seed, index, step): the same whatever else is computed alongside."""
+    h = _splitmix(_splitmix(torch.full_like(index, seed) * 1_000_003 + index) + step)
+    return ((h >> 11) & ((1 << 53) - 1)).double() / float(1 << 53)
+
+
+def _filter(logits: torch.Tensor, s: DecodeSettings) -> torch.Tensor:
+    """Temperature, then top-k, then top-p (nucleus), on already masked logits: probabilities."""
+    logits = logits.float() / s.temperature
+    if s.top_k and s.top_k < logits.shape[-1]:
+        kth = torch.topk(logits, s.top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    if s.top_p < 1.0:
+        sorted_p, order = torch.sort(probs, dim=-1, descending=True)
+        keep = torch.cumsum(sorted_p, dim=-1) - sorted_p < s.top_p  # the first token always stays
+        sorted_p = sorted_p * keep
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+        probs = probs / probs.sum(-1, keepdim=True)
+    return probs
+
+
+def _draw(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    cdf = torch.cumsum(probs.double(), dim=-1)
+    cdf = cdf / cdf[:, -1:]
+    idx = torch.searchsorted(cdf, u.unsqueeze(1)).squeeze(1)
+    return idx.clamp(max=probs.shape[-1] - 1)
+
+
+class PrefixError(ValueError):
+    """A prefix that breaks the syntax rules (or holds tokens the vocabulary lacks)."""
+
+
+@torch.no_grad()
+def sample(net: TopicLSTM, thetas: torch.Tensor, s: DecodeSettings, grammar: Grammar | None, batch_size: int,
+           bos_id: int, eos_id: int, prefix: Sequence[int] = (), on_done: Callable[[Sampled], None] | None = None,
+           device: str | torch.device = "cpu", start_index: int = 0) -> list[Sampled]:
+    """One sequence per θ row (`thetas` [N, K]); `prefix`: token ids every sequence starts with
+    (an environment token first when it forces one). Sequence i uses RNG stream start_index + i."""
+    net.eval()
+    n = thetas.shape[0]
+    out: list[Sampled | None] = [None] * n
+    queue = list(range(n))
+    if grammar is not None:
+        _check_prefix(grammar, prefix)
+    # active rows
+    idx = torch.zeros(0, dtype=torch.long)
+    step = torch.zeros(0, dtype=torch.long)
+    lp = torch.zeros(0, dtype=torch.float64)
+    limited = torch.zeros(0, dtype=torch.bool)
+    buf = torch.zeros(0, s.max_len + len(prefix), dtype=torch.long)  # the tokens of the active rows
+    h = c = None
+    gst = None
+    theta_dev = thetas.to(device)
+
+    def admit(k: int):
+        """Start k new sequences: run <bos> and the prefix through the network and the rules."""
+        nonlocal idx, step, lp, limited, buf, h, c, gst
+        new = torch.tensor(queue[:k], dtype=torch.long)
+        del queue[:k]
+        th = theta_dev[new.to(device)]
+        state = None
+        inp = torch.full((k,), bos_id, dtype=torch.long, device=device)
+        logits, state = net.step(inp, th, state)
+        g = grammar.start(k) if grammar is not None else None
+        lp_new = torch.zeros(k, dtype=torch.float64)
+        for t in prefix:
+            tok = torch.full((k,), t, dtype=torch.long, device=device)
+            lp_new += torch.log_softmax(logits.float(), -1)[:, t].double().cpu()
+            if g is not None:
+                g = grammar.advance(g, tok.to(grammar.cls.device))
+            logits, state = net.step(tok, th, state)
+        nh, nc = state
+        idx = torch.cat([idx, new])
+        step = torch.cat([step, torch.full((k,), len(prefix), dtype=torch.long)])
+        lp = torch.cat([lp, lp_new])
+        limited = torch.cat([limited, torch.zeros(k, dtype=torch.bool)])
+        rows = torch.zeros(k, buf.shape[1], dtype=torch.long)
+        if prefix:
+            rows[:, : len(prefix)] = torch.tensor(list(prefix))
+        buf = torch.cat([buf, rows])
+        h = nh if h is None else torch.cat([h, nh], dim=1)
+        c = nc if c is None else torch.cat([c, nc], dim=1)
+        if grammar is not None:
+            gst = g if gst is None else {key: torch.cat([gst[key], g[key]]) for key in gst}
+        return logits
+
+    logits = admit(min(batch_size, len(queue))) if queue else None
+    while len(idx):
+        raw = torch.log_softmax(logits.float(), -1)
+        masked = logits.float()
+        if grammar is not None:
+            allow = grammar.allowed(gst)
+            room = s.max_len - step
+            near = room <= grammar.needed_to_close(gst) + 1
+            if near.any():
+                allow = torch.where(near.unsqueeze(1), grammar.closing(gst, allow), allow)
+                limited |= near.cpu()
+            masked = masked.masked_fill(~allow.to(masked.device), float("-inf"))
+        if s.temperature <= 0:
+            tok = masked.argmax(-1)
+        else:
+            probs = _filter(masked, s)
+            tok = _draw(probs.cpu(), uniform(s.seed, idx + start_index, step)).to(device)
+        lp += raw.gather(1, tok.unsqueeze(1)).squeeze(1).double().cpu()
+        tok_cpu = tok.cpu()
+        buf[torch.arange(len(idx)), step] = tok_cpu
+        step += 1
+        finished = (tok_cpu == eos_id) | (step >= s.max_len)
+        limited |= (step >= s.max_len) & (tok_cpu != eos_id)
+        if grammar is not None:
+            gst = grammar.advance(gst, tok.to(grammar.cls.device))
+        logits, (h, c) = net.step(tok, theta_dev[idx.to(device)], (h, c))
+        if finished.any():
+            for r in torch.nonzero(finished).flatten().tolist():
+                n_tok = int(step[r]) - (1 if int(tok_cpu[r]) == eos_id else 0)
+                res = Sampled(int(idx[r]), buf[r, :n_tok].tolist(), float(lp[r]), bool(limited[r]))
+                out[res.index] = res
+                if on_done is not None:
+                    on_done(res)
+            keep = ~finished
+            kd = keep.to(device)
+            idx, step, lp, limited, buf = idx[keep], step[keep], lp[keep], limited[keep], buf[keep]
+            h, c, logits = h[:, kd], c[:, kd], logits[kd]
+            if grammar is not None:
+                gst = {key: v[keep.to(v.device)] for key, v in gst.items()}
+            room = batch_size - len(idx)
+            if queue and room > 0:
+                more = admit(min(room, len(queue)))
+                logits = torch.cat([logits, more]) if len(logits) else more
+    return [r for r in out if r is not None]
+
+
+def _check_prefix(grammar: Grammar, prefix: Sequence[int]) -> None:
+    st = grammar.start(1)
+    for i, t in enumerate(prefix):
+        if not bool(grammar.allowed(st)[0, t]):
+            tok = grammar.vocab.itos[t]
+            raise PrefixError(f"prefix token {i + 1} ({tok!r}) breaks the syntax rules here "
+                              f"(docs/sample.md, Syntax rules); write LaTeX the rules accept, or sample.syntax=false")
+        st = grammar.advance(st, torch.tensor([t], device=grammar.cls.device))

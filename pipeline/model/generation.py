@@ -1,0 +1,154 @@
+"""Equations from a trained model: the sampler other stages use (sample, report, judge).
+
+`Generator.from_run(run_dir)` loads `train/model.pt` (refusing one trained on another vocabulary
+or other topics than the run's), the vocabulary and the syntax rules (derived once from the run's
+compiling training equations and cached in `samples/syntax_rules.json`); `generate(thetas, ...)`
+returns records with the LaTeX, its environment, the tokens and the sampling figures.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from pipeline.latex.tokenizer import Vocabulary, detokenize, env_token, parse_env_token, tokenize
+from pipeline.model.decode import DecodeSettings, PrefixError, Sampled, sample
+from pipeline.model.network import TopicLSTM, load_model
+from pipeline.model.syntax import Grammar, Rules, derive_rules
+
+
+class ModelMismatchError(ValueError):
+    """The model was trained on another vocabulary or other topics than the run it is used with."""
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def training_equations(run_dir: Path) -> Iterator[tuple[str, list[str]]]:
+    """(env, body tokens) of the run's training equations that compile (all of them when the
+    validate stage has not run)."""
+    prepared = run_dir / "prepared"
+    validated = run_dir / "validate" / "equations.validated.jsonl"
+    src = validated if validated.exists() else prepared / "equations.jsonl"
+    with open(src, encoding="utf-8") as fh:
+        for line in fh:
+            if '"split": "train"' not in line:
+                continue
+            e = json.loads(line)
+            if e.get("split") == "train" and e.get("compiles", True):
+                yield e["env"], tokenize(e["latex"])
+
+
+def load_rules(run_dir: Path, vocab_file: Path, known: dict | None = None) -> Rules:
+    """The syntax rules of a run, derived from its training equations once and cached."""
+    validated = run_dir / "validate" / "equations.validated.jsonl"
+    key = file_sha256(vocab_file)[:16] + (file_sha256(validated)[:16] if validated.exists() else "all")
+    cache = run_dir / "samples" / "syntax_rules.json"
+    if cache.exists():
+        try:
+            blob = json.loads(cache.read_text())
+            if blob.get("key") == key:
+                return Rules.from_json(json.dumps(blob["rules"]))
+        except (ValueError, KeyError):
+            pass
+    rules = derive_rules(training_equations(run_dir), known or {})
+    from pipeline.atomic import write_text
+
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    write_text(cache, json.dumps({"key": key, "rules": json.loads(rules.to_json())}, ensure_ascii=False))
+    return rules
+
+
+@dataclass
+class Record:
+    latex: str
+    env: str
+    env_arg: str | None
+    tokens: list[str]
+    logprob: float
+    length_limited: bool
+    index: int
+
+
+class Generator:
+    def __init__(self, net: TopicLSTM, vocab: Vocabulary, grammar: Grammar, device: str = "cpu") -> None:
+        self.net, self.vocab, self.grammar, self.device = net.to(device), vocab, grammar.to(device), device
+
+    @classmethod
+    def from_run(cls, run_dir: Path, model_file: Path | None = None, known: dict | None = None,
+                 device: str = "cpu") -> "Generator":
+        run_dir = Path(run_dir)
+        model_file = model_file or run_dir / "train" / "model.pt"
+        vocab_file = run_dir / "prepared" / "vocab.json"
+        net, data = load_model(model_file)
+        check_matches(data, run_dir, model_file)
+        vocab = Vocabulary.load(vocab_file)
+        return cls(net, vocab, Grammar(vocab, load_rules(run_dir, vocab_file, known)), device)
+
+    def prefix_ids(self, env: str | None, prefix: str | None) -> list[int]:
+        """Token ids every sequence starts with: the forced environment's token, then the prefix's."""
+        ids: list[int] = []
+        if env:
+            name, _, arg = env.partition("=")
+            tok = env_token(name, arg or None)
+            if tok not in self.vocab.stoi:
+                envs = [t for t in self.vocab.itos if parse_env_token(t)]
+                raise PrefixError(f"sample.env={env!r}: no such environment token; one of " + ", ".join(
+                    t[5:-1] for t in envs))
+            ids.append(self.vocab.stoi[tok])
+        if prefix:
+            if not ids:
+                ids.append(self.vocab.stoi[env_token("equation")])
+            for t in tokenize(prefix):
+                if t not in self.vocab.stoi:
+                    raise PrefixError(f"sample.prefix: the token {t!r} is not in the vocabulary; the model cannot "
+                                      "continue from it")
+                ids.append(self.vocab.stoi[t])
+        return ids
+
+    def to_record(self, s: Sampled) -> Record:
+        toks = [self.vocab.itos[i] for i in s.ids]
+        env = parse_env_token(toks[0]) if toks else None
+        body = toks[1:] if env else toks
+        name, arg = env if env else ("equation", None)
+        return Record(detokenize(body), name, arg, body, s.logprob, s.length_limited, s.index)
+
+    def generate(self, thetas: torch.Tensor, settings: DecodeSettings, batch_size: int,
+                 prefix: Sequence[int] = (), on_done: Callable[[Record], None] | None = None,
+                 start_index: int = 0) -> list[Record]:
+        def done(s: Sampled) -> None:
+            if on_done is not None:
+                on_done(self.to_record(s))
+
+        res = sample(self.net, thetas.float(), settings, self.grammar if settings.syntax else None, batch_size,
+                     self.vocab.bos_id, self.vocab.eos_id, prefix=prefix, on_done=done, device=self.device,
+                     start_index=start_index)
+        return [self.to_record(s) for s in res]
+
+
+def check_matches(data: dict, run_dir: Path, model_file: Path) -> None:
+    """Refuse a model whose vocabulary or topics are not the run's (the data is hashed, not code)."""
+    checks = {"vocab_sha256": (run_dir / "prepared" / "vocab.json", "vocabulary (prepared/vocab.json)"),
+              "theta_sha256": (run_dir / "topics" / "theta.npy", "topics (topics/theta.npy)")}
+    wrong = []
+    for key, (path, what) in checks.items():
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist: run the stage that writes it for this run folder")
+        if data.get(key) != file_sha256(path):
+            wrong.append(what)
+    if wrong:
+        raise ModelMismatchError(f"{model_file} was trained with another {' and '.join(wrong)} than {run_dir} has; "
+                                 "train again (python -m pipeline stage=train) or sample in the run it belongs to")
+
+
+def settings_dict(s: DecodeSettings) -> dict:
+    return asdict(s)

@@ -1,0 +1,203 @@
+"""The topic-conditioned LSTM language model over LaTeX tokens: a plain `nn.Module`.
+
+Nothing here knows Lightning or Hydra (nanoGPT's model.py is the pattern): a config dataclass,
+`forward(ids, theta, targets) -> (logits, loss)`, one decoding `step` with the recurrent state
+carried, `generate` for quick looks, per-sequence log-likelihoods for evaluation and judging, and
+a self-describing model file (`save_model` / `load_model`) that needs only PyTorch to read.
+
+θ (the paper's topic vector, `num_topics` floats summing to 1) conditions the model through
+`topic_input`:
+  concat  θ (times `topic_scale`) is concatenated to the token embedding at every step;
+  init    θ is projected (a linear layer, tanh) into the initial hidden and cell state of every layer;
+  both    the two together;
+  none    θ is ignored (the ablation: a plain language model of the same size).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+TOPIC_INPUTS = ("concat", "init", "both", "none")
+MODEL_FORMAT = 1  # bump when the file layout of model.pt changes
+
+State = tuple[Tensor, Tensor]
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    vocab_size: int
+    num_topics: int
+    embedding: int          # token embedding width (= hidden to tie the output layer to it)
+    hidden: int             # LSTM units a layer
+    layers: int
+    dropout: float
+    topic_input: str        # concat | init | both | none
+    topic_scale: float      # θ is multiplied by this before it enters (its entries are small)
+    tie_weights: bool       # output layer shares the embedding matrix (a projection if widths differ)
+    pad_id: int
+
+    def __post_init__(self) -> None:
+        if self.topic_input not in TOPIC_INPUTS:
+            raise ValueError(f"model.topic_input={self.topic_input!r}: use one of {', '.join(TOPIC_INPUTS)}")
+        if min(self.vocab_size, self.num_topics, self.embedding, self.hidden, self.layers) < 1:
+            raise ValueError(f"network sizes must be positive: {self}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"model.dropout={self.dropout} must be in [0, 1)")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "NetworkConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown network settings {sorted(unknown)}; this model file is from another version")
+        return cls(**d)
+
+
+class TopicLSTM(nn.Module):
+    def __init__(self, cfg: NetworkConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.uses_concat = cfg.topic_input in ("concat", "both")
+        self.uses_init = cfg.topic_input in ("init", "both")
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.embedding, padding_idx=cfg.pad_id)
+        self.drop = nn.Dropout(cfg.dropout)
+        in_dim = cfg.embedding + (cfg.num_topics if self.uses_concat else 0)
+        self.lstm = nn.LSTM(in_dim, cfg.hidden, num_layers=cfg.layers, batch_first=True,
+                            dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+        self.init_state = nn.Linear(cfg.num_topics, 2 * cfg.layers * cfg.hidden) if self.uses_init else None
+        out_dim = cfg.embedding if cfg.tie_weights else cfg.hidden
+        self.project = nn.Linear(cfg.hidden, out_dim) if out_dim != cfg.hidden else None
+        self.head = nn.Linear(out_dim, cfg.vocab_size)
+        if cfg.tie_weights:
+            self.head.weight = self.embed.weight
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        nn.init.normal_(self.embed.weight, std=0.05)
+        with torch.no_grad():
+            self.embed.weight[self.cfg.pad_id].zero_()
+        nn.init.zeros_(self.head.bias)
+        for name, p in self.lstm.named_parameters():
+            if "bias" in name:  # forget-gate bias 1: gradients flow through long equations early on
+                nn.init.zeros_(p)
+                h = self.cfg.hidden
+                p.data[h : 2 * h] = 1.0
+
+    # --- the recurrent core ------------------------------------------------------------------
+    def initial_state(self, theta: Tensor) -> State | None:
+        """(h0, c0) from θ for `init`/`both`; None (zeros) otherwise. θ: [B, K]."""
+        if self.init_state is None:
+            return None
+        b = theta.shape[0]
+        hc = torch.tanh(self.init_state(theta.to(self.init_state.weight.dtype) * self.cfg.topic_scale))
+        hc = hc.view(b, 2, self.cfg.layers, self.cfg.hidden).permute(1, 2, 0, 3).contiguous()
+        return hc[0], hc[1]
+
+    def _inputs(self, ids: Tensor, theta: Tensor) -> Tensor:
+        x = self.drop(self.embed(ids))
+        if self.uses_concat:
+            t = (theta * self.cfg.topic_scale).to(x.dtype).unsqueeze(1).expand(-1, ids.shape[1], -1)
+            x = torch.cat([x, t], dim=-1)
+        return x
+
+    def _logits(self, out: Tensor) -> Tensor:
+        out = self.drop(out)
+        if self.project is not None:
+            out = self.project(out)
+        return self.head(out)
+
+    def forward(self, ids: Tensor, theta: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """ids, targets: [B, T] token ids (targets = ids shifted by one; pad_id is not scored);
+        θ: [B, K]. Returns logits [B, T, V] and the mean cross-entropy over scored tokens."""
+        out, _ = self.lstm(self._inputs(ids, theta), self.initial_state(theta))
+        logits = self._logits(out)
+        if targets is None:
+            return logits, None
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
+                               ignore_index=self.cfg.pad_id)
+        return logits, loss
+
+    def token_nll(self, ids: Tensor, theta: Tensor, targets: Tensor) -> Tensor:
+        """Negative log-likelihood (nats) of every target token, 0 at padding: [B, T]."""
+        logits, _ = self.forward(ids, theta)
+        nll = F.cross_entropy(logits.transpose(1, 2).float(), targets, ignore_index=self.cfg.pad_id,
+                              reduction="none")
+        return nll
+
+    def sequence_log_likelihood(self, ids: Tensor, theta: Tensor, targets: Tensor) -> Tensor:
+        """log p(sequence | θ) in nats, one per row: the conditional likelihood a judge compares
+        across topics (`theta` rows may be different topics for the same sequence)."""
+        return -self.token_nll(ids, theta, targets).sum(dim=1)
+
+    def step(self, ids: Tensor, theta: Tensor, state: State | None) -> tuple[Tensor, State]:
+        """One decoding step: ids [B] (the last tokens), θ [B, K], the state from the previous step
+        (None before the first: `initial_state(θ)` is used). Returns logits [B, V] and the new state."""
+        if state is None:
+            state = self.initial_state(theta)
+        out, state = self.lstm(self._inputs(ids.unsqueeze(1), theta), state)
+        return self._logits(out[:, 0]), state
+
+    @torch.no_grad()
+    def generate(self, theta: Tensor, bos_id: int, eos_id: int, max_len: int, temperature: float = 1.0,
+                 generator: torch.Generator | None = None) -> list[list[int]]:
+        """Plain sampling (no syntax rules; the sample stage has those): one sequence per θ row,
+        from <bos> up to <eos> (excluded) or `max_len` tokens."""
+        b = theta.shape[0]
+        ids = torch.full((b,), bos_id, dtype=torch.long, device=theta.device)
+        state = None
+        out: list[list[int]] = [[] for _ in range(b)]
+        live = torch.ones(b, dtype=torch.bool, device=theta.device)
+        for _ in range(max_len):
+            logits, state = self.step(ids, theta, state)
+            if temperature <= 0:
+                nxt = logits.argmax(-1)
+            else:
+                probs = torch.softmax(logits.float() / temperature, dim=-1)
+                nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            for i in torch.nonzero(live & (nxt != eos_id)).flatten().tolist():
+                out[i].append(int(nxt[i]))
+            live &= nxt != eos_id
+            if not live.any():
+                break
+            ids = nxt
+        return out
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+# --- the model file --------------------------------------------------------------------------
+
+def save_model(path: str | Path, net: TopicLSTM, data: dict[str, Any]) -> None:
+    """`train/model.pt`: weights, the network's config and what it was trained on (`data`: hashes
+    of the vocabulary and of the topic model and θ, token names...). Plain tensors, dicts, lists,
+    strings and numbers only, so `torch.load(path, weights_only=True)` reads it."""
+    from pipeline.atomic import atomic_path
+
+    blob = {"format": MODEL_FORMAT, "config": asdict(net.cfg), "data": data,
+            "weights": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
+
+
+def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[TopicLSTM, dict[str, Any]]:
+    """The network of a model file and its `data` record; clear errors for files that are not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no model file here; run `python -m pipeline stage=train` first")
+    try:
+        blob = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # a pickle with code in it, a truncated file, another format
+        raise ValueError(f"{path}: not a model file this version can read safely ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(blob, dict) or blob.get("format") != MODEL_FORMAT or "weights" not in blob:
+        found = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
+        raise ValueError(f"{path}: not a model file of format {MODEL_FORMAT} (found {found}); train again with this version")
+    net = TopicLSTM(NetworkConfig.from_dict(blob["config"]))
+    net.load_state_dict(blob["weights"])
+    net.eval()
+    return net, blob.get("data", {})

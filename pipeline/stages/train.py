@@ -1,0 +1,298 @@
+"""train: the topic-conditioned LSTM on prepare's token streams and topics' θ, with Lightning.
+
+`python -m pipeline stage=train` builds everything from config (`model/`, `datamodule/`, `trainer/`,
+`callbacks/`, `logger/`, `train/`), trains (resuming from `train/checkpoints/last.ckpt` when the
+run's settings and data are those the checkpoint was made with), writes `train/model.pt` (the best
+validation checkpoint's network, readable without Lightning) and evaluates it into
+`train/metrics.json`. Files and definitions: docs/train.md.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline.atomic import write_text
+from pipeline.runfolder import RunFolder
+
+log = logging.getLogger(__name__)
+
+
+class RefusedError(RuntimeError):
+    """The run cannot go on as asked; the message says why and what to do."""
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def data_record(root: Path) -> dict[str, Any]:
+    """What a model was trained on, by content (never by code): the sample stage refuses a model
+    whose vocabulary or topics differ from its run's."""
+    topic_model = root / "topics" / "model" / "lda.model"
+    return {
+        "vocab_sha256": file_sha256(root / "prepared" / "vocab.json"),
+        "theta_sha256": file_sha256(root / "topics" / "theta.npy"),
+        "topic_model_sha256": file_sha256(topic_model) if topic_model.exists() else None,
+    }
+
+
+def _training_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The settings a checkpoint depends on: what, if changed, makes resuming it a different run."""
+    def plain(node: Any) -> Any:
+        return OmegaConf.to_container(node, resolve=True)
+
+    trainer = {k: v for k, v in plain(cfg.trainer).items() if k not in ("max_time", "enable_progress_bar")}
+    out = {"model": plain(cfg.model), "datamodule": plain(cfg.datamodule), "seed": int(cfg.seed), "trainer": trainer}
+    for k in ("prepared_dir", "topics_dir", "num_workers", "eval_batch_size"):
+        out["datamodule"].pop(k, None)  # where the files are is not what they hold (the hashes are)
+    return out
+
+
+def _diff(a: Any, b: Any, path: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for k in sorted(set(a) | set(b)):
+            out += _diff(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
+        return out
+    return [] if a == b else [f"{path}: {a!r} -> {b!r}"]
+
+
+def run(cfg: DictConfig, folder: RunFolder) -> dict:
+    import torch
+
+    t = cfg.train
+    threads = int(t.threads or os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    root, out = folder.root, folder.for_output().root / "train"
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        _check_inputs(root)
+        return _run(cfg, root, out)
+    except RefusedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+# What the stage reads, and the stage that writes it.
+INPUTS = {"prepared/vocab.json": "prepare", "prepared/tokens/meta.json": "prepare",
+          "prepared/equations.jsonl": "prepare", "topics/theta.npy": "topics", "topics/theta_ids.json": "topics"}
+
+
+def _check_inputs(root: Path) -> None:
+    for rel, stage in INPUTS.items():
+        if not (root / rel).exists():
+            raise RefusedError(f"{root / rel} does not exist: run `python -m pipeline stage={stage}` first "
+                               f"(for this run folder: run={root.name})")
+
+
+def _run(cfg: DictConfig, root: Path, out: Path) -> dict:
+    import pytorch_lightning as pl
+    from hydra.utils import instantiate
+
+    from pipeline.model.network import TopicLSTM, load_model, save_model
+
+    t = cfg.train
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    dm = instantiate(cfg.datamodule)
+    record = data_record(root)
+    settings = _training_settings(cfg)
+    net_cfg = instantiate(cfg.model.net)(vocab_size=len(dm.vocab), num_topics=dm.num_topics, pad_id=dm.vocab.pad_id)
+    model_file = out / "model.pt"
+
+    if t.evaluate_only:
+        net, data = load_model(model_file)
+        check_model_matches(data, record, model_file)
+        return _evaluate_and_write(cfg, dm, net, out, settings, record, extra=_read_json(out / "metrics.json"))
+
+    if t.ablation:
+        return _ablation(cfg, dm, net_cfg, root, out, settings, record)
+
+    ckpt_dir = out / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    run_file = out / "run.json"
+    resume_from = None
+    if last.exists():
+        before = _read_json(run_file)
+        same = before.get("settings") == settings and before.get("data") == record
+        if t.resume and same:
+            resume_from = last
+            log.info("train: resuming from %s (same settings and data)", last)
+        elif t.resume:
+            changes = _diff(before.get("settings"), settings) + _diff(before.get("data"), record)
+            raise RefusedError(
+                f"{last} was made with other settings or data, so it is not resumed:\n  "
+                + "\n  ".join(changes[:20] or ["(no record of its settings)"])
+                + "\nRun with train.resume=false to start fresh (the old checkpoints are removed), or use "
+                  "run=NAME for a separate run.")
+        else:
+            log.info("train: train.resume=false: starting fresh, removing %s", ckpt_dir)
+    if resume_from is None:
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        for stale in ("curves", "model.pt", "metrics.json"):
+            p = out / stale
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    write_text(run_file, json.dumps({"settings": settings, "data": record}, indent=1))
+
+    net = TopicLSTM(net_cfg)
+    if t.init_from and resume_from is None:
+        src, data = load_model(Path(t.init_from))
+        if data.get("vocab_sha256") != record["vocab_sha256"] or src.cfg != net.cfg:
+            raise RefusedError(f"train.init_from={t.init_from}: its vocabulary or network settings differ from "
+                               "this run's; fine-tuning needs the same vocabulary, topics count and network size")
+        net.load_state_dict(src.state_dict())
+        log.info("train: initialised from %s", t.init_from)
+    module, trainer = _build(cfg, net, dm, out)
+    t0 = time.perf_counter()
+    trainer.fit(module, datamodule=dm, ckpt_path=str(resume_from) if resume_from else None)
+    seconds = time.perf_counter() - t0
+    if cfg.trainer.fast_dev_run:
+        log.info("train: fast_dev_run: one training and one validation batch ran; nothing saved")
+        return {"fast_dev_run": True, "steps": int(trainer.global_step)}
+    best = _best_checkpoint(trainer, last)
+    _load_weights(net, best)
+    save_model(model_file, net, record | {"vocab": dm.vocab.itos, "global_step": int(trainer.global_step),
+                                          "checkpoint": best.name})
+    log.info("train: %d steps in %.0f s; model (best validation checkpoint %s) -> %s", trainer.global_step,
+             seconds, best.name, model_file)
+    extra = {"steps": int(trainer.global_step), "train_seconds_this_call": round(seconds, 1),
+             "parameters": net.num_parameters(), "best_checkpoint": best.name}
+    return _evaluate_and_write(cfg, dm, net, out, settings, record, extra=extra)
+
+
+def _build(cfg: DictConfig, net, dm, out: Path):
+    import pytorch_lightning as pl
+    from hydra.utils import instantiate
+
+    from pipeline.latex.tokenizer import detokenize
+    from pipeline.train.module import EquationLM
+
+    module = EquationLM(net, instantiate(cfg.model.optimizer), instantiate(cfg.model.scheduler),
+                        seed=int(cfg.seed), sample_every_validation=int(cfg.train.samples_at_validation))
+    vocab = dm.vocab
+    module.decode = lambda ids: " ".join(vocab.itos[ids[0]:ids[0] + 1]) + " " + detokenize(vocab.decode(ids[1:])) \
+        if ids else "(empty)"
+    val = dm.split("val")
+    if len(val):
+        module.sample_thetas = __import__("torch").from_numpy(val.theta[val.theta_rows[:: max(1, len(val) // 5)]])
+    callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
+    if not cfg.trainer.enable_progress_bar:  # Lightning refuses a bar callback when bars are off
+        callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.ProgressBar)]
+    loggers = [instantiate(lg) for lg in (cfg.logger or {}).values()]
+    # Lightning's advice for machines with many cores and GPUs does not fit a 2-core CPU run.
+    for pattern in (".*does not have many workers.*", ".*litlogger.*", ".*_pytree.*", ".*LeafSpec.*"):
+        warnings.filterwarnings("ignore", message=pattern)
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                                      default_root_dir=str(out))
+    return module, trainer
+
+
+def _best_checkpoint(trainer, last: Path) -> Path:
+    for cb in trainer.callbacks:
+        best = getattr(cb, "best_model_path", "")
+        if best and Path(best).exists():
+            return Path(best)
+    return last
+
+
+def _load_weights(net, ckpt: Path) -> None:
+    import torch
+
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    net.load_state_dict({k[len("net."):]: v for k, v in state.items() if k.startswith("net.")})
+
+
+def check_model_matches(data: dict, record: dict, model_file: Path) -> None:
+    """Refuse a model trained on another vocabulary or other topics than the run's."""
+    wrong = [k for k in ("vocab_sha256", "theta_sha256") if data.get(k) != record.get(k)]
+    if wrong:
+        what = " and ".join({"vocab_sha256": "vocabulary (prepared/vocab.json)",
+                             "theta_sha256": "topics (topics/theta.npy)"}[k] for k in wrong)
+        raise RefusedError(f"{model_file} was trained with another {what} than this run has; "
+                           "train again (python -m pipeline stage=train) or point to the run it belongs to")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _evaluate_and_write(cfg: DictConfig, dm, net, out: Path, settings: dict, record: dict,
+                        extra: dict | None = None) -> dict:
+    from pipeline.train.evaluate import evaluate_splits
+
+    t = cfg.train
+    metrics = evaluate_splits(net, dm, splits=("val", "test") if t.evaluate_test else ("val",),
+                              bootstrap=int(t.bootstrap), seed=int(cfg.seed), batch_size=int(cfg.datamodule.eval_batch_size),
+                              autocast_dtype=_autocast_dtype(cfg))
+    keep = {k: v for k, v in (extra or {}).items() if k not in ("val", "test", "settings", "data")}
+    metrics = {**keep, **metrics, "settings": settings, "data": {k: v for k, v in record.items()}}
+    write_text(out / "metrics.json", json.dumps(metrics, indent=1))
+    _print_summary(metrics)
+    return metrics
+
+
+def _autocast_dtype(cfg: DictConfig):
+    """Evaluation runs in the precision training ran in (bf16 autocast for `bf16-mixed`)."""
+    import torch
+
+    return torch.bfloat16 if str(cfg.trainer.precision).startswith("bf16") else None
+
+
+def _print_summary(m: dict) -> None:
+    for split in ("val", "test"):
+        if split not in m:
+            continue
+        for variant, f in m[split].items():
+            if not isinstance(f, dict) or "perplexity" not in f:
+                continue
+            ci = f.get("perplexity_ci95")
+            ci_s = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+            log.info("%s, θ %s: perplexity %.3f%s, bits/char %.4f, cross-entropy %.4f", split, variant,
+                     f["perplexity"], ci_s, f["bits_per_character"], f["cross_entropy"])
+
+
+def _ablation(cfg: DictConfig, dm, net_cfg, root: Path, out: Path, settings: dict, record: dict) -> dict:
+    """The same network without θ (`topic_input=none`), trained for as many steps as the main model
+    (train.ablation=true), in train/ablation/; its figures join metrics.json as `none`."""
+    from dataclasses import replace
+
+    from pipeline.model.network import TopicLSTM, save_model
+    from pipeline.train.evaluate import evaluate_splits
+
+    main = _read_json(out / "metrics.json")
+    sub = out / "ablation"
+    sub.mkdir(exist_ok=True)
+    shutil.rmtree(sub / "checkpoints", ignore_errors=True)
+    net = TopicLSTM(replace(net_cfg, topic_input="none"))
+    ablation_cfg = OmegaConf.merge(cfg, {"trainer": {"max_steps": int(main.get("steps") or cfg.trainer.max_steps)},
+                                         "callbacks": {"model_checkpoint": {"dirpath": str(sub / "checkpoints")}},
+                                         "logger": {"csv": {"save_dir": str(sub)}}})
+    module, trainer = _build(ablation_cfg, net, dm, sub)
+    trainer.fit(module, datamodule=dm)
+    _load_weights(net, _best_checkpoint(trainer, sub / "checkpoints" / "last.ckpt"))
+    save_model(sub / "model.pt", net, record | {"vocab": dm.vocab.itos, "global_step": int(trainer.global_step)})
+    t = cfg.train
+    none = evaluate_splits(net, dm, splits=("val", "test") if t.evaluate_test else ("val",), bootstrap=int(t.bootstrap),
+                           seed=int(cfg.seed), batch_size=int(cfg.datamodule.eval_batch_size), variants=("true",),
+                           autocast_dtype=_autocast_dtype(cfg))
+    main["none"] = {"steps": int(trainer.global_step), **{s: v["true"] for s, v in none.items()}}
+    write_text(out / "metrics.json", json.dumps(main, indent=1))
+    log.info("ablation (topic_input=none, %d steps): %s", trainer.global_step,
+             {s: round(v["perplexity"], 3) for s, v in main["none"].items() if isinstance(v, dict)})
+    return main

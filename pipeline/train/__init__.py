@@ -1,0 +1,1 @@
+"""Training with PyTorch Lightning: data module, training module, evaluation, callbacks."""

@@ -1,0 +1,126 @@
+"""The train stage through the real Hydra entry point, on a tiny run built from real documents of
+the shared corpus (seven lecture notes and papers, a 2×32 network, a three-topic model)."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import CORPUS, run_pipeline
+
+TINY_DOCS = ["camnotes_IA_M_groups", "openintro_ch_probability", "gh_alekseygenerozov_SMBH_env", "napkin_topology",
+             "gh_mayeechen_value-of-data", "napkin_calculus", "msc-viterbo_Rudolf2022-billiard-characterization"]
+
+pytestmark = pytest.mark.skipif(not (CORPUS / "folders").exists(), reason="shared corpus not present")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> tuple[Path, list[str]]:
+    """(outputs folder, the overrides of a tiny run) with prepare and topics done."""
+    outputs = tmp_path_factory.mktemp("outputs")
+    sources = "[" + ",".join(str(CORPUS / "folders" / d) for d in TINY_DOCS) + "]"
+    common = [f"paths.outputs={outputs}", "experiment=tiny", f"data.sources={sources}",
+              f"data.metadata=[{CORPUS / 'folders' / 'metadata.jsonl'}]", f"tex.cache_dir={outputs}/.cache"]
+    for stage in ("prepare", "topics"):
+        r = run_pipeline(f"stage={stage}", "run=tiny", *common)
+        assert r.returncode == 0, r.stderr[-2000:]
+    return outputs, common
+
+
+def _copy_run(outputs: Path, name: str) -> None:
+    """A second run folder with the tiny run's prepared data and topics."""
+    for part in ("prepared", "topics"):
+        shutil.copytree(outputs / "tiny" / part, outputs / name / part, dirs_exist_ok=True)
+
+
+def test_fast_dev_run_through_the_entry_point(tiny):
+    outputs, common = tiny
+    r = run_pipeline("stage=train", "run=tiny", *common, "trainer.fast_dev_run=true")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "fast_dev_run" in r.stdout + r.stderr
+    assert not (outputs / "tiny" / "train" / "model.pt").exists()
+
+
+def test_train_writes_a_model_file_metrics_and_curves(tiny):
+    outputs, common = tiny
+    _copy_run(outputs, "full")
+    r = run_pipeline("stage=train", "run=full", *common)
+    assert r.returncode == 0, r.stderr[-3000:]
+    train = outputs / "full" / "train"
+    blob = torch.load(train / "model.pt", weights_only=True)  # plain data: no code runs on loading
+    assert blob["config"]["hidden"] == 32 and blob["config"]["num_topics"] == 3
+    vocab = json.loads((outputs / "full" / "prepared" / "vocab.json").read_text())["tokens"]
+    assert blob["data"]["vocab"] == vocab and blob["data"]["global_step"] == 40
+    m = json.loads((train / "metrics.json").read_text())
+    assert set(m["test"]) >= {"true", "shuffled", "uniform", "true_vs_shuffled", "true_vs_uniform"}
+    for f in (m["val"]["true"], m["test"]["true"]):
+        lo, hi = f["perplexity_ci95"]
+        assert 1 < lo <= f["perplexity"] <= hi < len(vocab) and f["bits_per_character"] > 0
+    rows = list(csv.DictReader((train / "curves" / "metrics.csv").open()))
+    assert any(r["train_loss"] for r in rows) and sum(bool(r.get("val_loss")) for r in rows) == 4
+    # re-scoring the saved model gives the same figures
+    r = run_pipeline("stage=train", "run=full", *common, "train.evaluate_only=true")
+    assert r.returncode == 0, r.stderr[-2000:]
+    again = json.loads((train / "metrics.json").read_text())
+    assert again["test"]["true"]["perplexity"] == pytest.approx(m["test"]["true"]["perplexity"], rel=1e-6)
+
+
+def test_a_killed_run_resumes_and_ends_where_an_uninterrupted_run_ends(tiny):
+    outputs, common = tiny
+    one_thread = ["train.threads=1", "train.bootstrap=20"]
+    _copy_run(outputs, "whole")
+    _copy_run(outputs, "killed")
+    r = run_pipeline("stage=train", "run=whole", *common, *one_thread)
+    assert r.returncode == 0, r.stderr[-2000:]
+    # SIGKILL at step 25: the last checkpoint is step 20's, mid-epoch
+    r = run_pipeline("stage=train", "run=killed", *common, *one_thread,
+                     "+callbacks.killer._target_=tests.helpers.KillAtStep", "+callbacks.killer.step=25")
+    assert r.returncode == -9
+    assert (outputs / "killed" / "train" / "checkpoints" / "last.ckpt").exists()
+    assert not (outputs / "killed" / "train" / "model.pt").exists()
+    r = run_pipeline("stage=train", "run=killed", *common, *one_thread)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "resuming from" in r.stdout + r.stderr
+    whole, killed = (json.loads((outputs / n / "train" / "metrics.json").read_text()) for n in ("whole", "killed"))
+    for m in (whole, killed):
+        m.pop("train_seconds_this_call")
+    assert killed == whole
+    curves = [(outputs / n / "train" / "curves" / "metrics.csv").read_text() for n in ("whole", "killed")]
+    assert curves[0] == curves[1]
+
+
+def test_changed_settings_are_not_resumed_silently(tiny):
+    outputs, common = tiny
+    _copy_run(outputs, "changed")
+    r = run_pipeline("stage=train", "run=changed", *common, "+callbacks.killer._target_=tests.helpers.KillAtStep",
+                     "+callbacks.killer.step=25")
+    assert r.returncode == -9
+    r = run_pipeline("stage=train", "run=changed", *common, "model.net.dropout=0.3")
+    assert r.returncode == 2
+    assert "model.net.dropout: 0.1 -> 0.3" in r.stderr and "train.resume=false" in r.stderr
+    r = run_pipeline("stage=train", "run=changed", *common, "model.net.dropout=0.3", "train.resume=false",
+                     "trainer.max_steps=10")
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_missing_inputs_name_the_stage_to_run(tmp_path):
+    r = run_pipeline("stage=train", "run=nothing", f"paths.outputs={tmp_path}", "experiment=tiny")
+    assert r.returncode == 2 and "run `python -m pipeline stage=prepare` first" in r.stderr
+
+
+def test_a_model_of_another_vocabulary_is_refused(tiny, tmp_path):
+    from pipeline.model.network import NetworkConfig, TopicLSTM, save_model
+    from pipeline.stages.train import RefusedError, check_model_matches, data_record
+
+    outputs, _ = tiny
+    record = data_record(outputs / "tiny")
+    net = TopicLSTM(NetworkConfig(10, 3, 8, 8, 1, 0.0, "concat", 1.0, True, 0))
+    save_model(tmp_path / "m.pt", net, {**record, "vocab_sha256": "something else"})
+    blob = torch.load(tmp_path / "m.pt", weights_only=True)
+    with pytest.raises(RefusedError, match="another vocabulary"):
+        check_model_matches(blob["data"], record, tmp_path / "m.pt")
+    check_model_matches(record, record, tmp_path / "m.pt")  # the run's own data: accepted
