@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from pipeline.config import register_resolvers
 from pipeline.runfolder import RunFolder
+from pipeline.stagelog import timed_stage
 from pipeline.stages import STAGES, load, stage_names
 
 log = logging.getLogger("pipeline")
@@ -24,7 +25,8 @@ def main(cfg: DictConfig) -> None:
     names = list(STAGES) if cfg.stage == "all" else [cfg.stage]
     for name in names:
         log.info("stage %s: run folder %s", name, folder.root)
-        load(name)(cfg, folder)
+        _, line = timed_stage(name, lambda name=name: load(name)(cfg, folder), folder.for_output().root / "stages.json")
+        log.info(line)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ folders): never `/tmp` leftovers or `outputs/`, which earlier runs may or may no
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -57,6 +58,43 @@ def known(tmp_path_factory) -> dict[str, int | None]:
     return known_commands(Preamble(), tmp_path_factory.mktemp("known"))
 
 
+# Seven real documents of the shared corpus (lecture notes, papers) in every split: a run small
+# enough for tests to prepare, fit topics on and train a 2x32 network on in seconds.
+TINY_DOCS = ["camnotes_IA_M_groups", "openintro_ch_probability", "gh_alekseygenerozov_SMBH_env", "napkin_topology",
+             "gh_mayeechen_value-of-data", "napkin_calculus", "msc-viterbo_Rudolf2022-billiard-characterization"]
+
+
+def copy_run(outputs: Path, name: str, parts: tuple[str, ...], source: str = "tiny") -> None:
+    """Run folder `name` with `parts` (prepared, topics, train...) copied from run `source`."""
+    for part in parts:
+        shutil.copytree(outputs / source / part, outputs / name / part, dirs_exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> tuple[Path, list[str]]:
+    """(outputs folder, the overrides of the tiny run) with prepare, validate and topics done (run=tiny)."""
+    if not (CORPUS / "folders").exists():
+        pytest.skip("shared corpus not present")
+    outputs = tmp_path_factory.mktemp("outputs")
+    sources = "[" + ",".join(str(CORPUS / "folders" / d) for d in TINY_DOCS) + "]"
+    common = [f"paths.outputs={outputs}", "experiment=tiny", f"data.sources={sources}",
+              f"data.metadata=[{CORPUS / 'folders' / 'metadata.jsonl'}]", f"tex.cache_dir={outputs}/.cache"]
+    for stage in ("prepare", "validate", "topics"):
+        r = run_pipeline(f"stage={stage}", "run=tiny", *common)
+        assert r.returncode == 0, r.stderr[-2000:]
+    return outputs, common
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(tiny_run) -> tuple[Path, list[str]]:
+    """The tiny run with a trained 2x32 model too (run=trained)."""
+    outputs, common = tiny_run
+    copy_run(outputs, "trained", ("prepared", "validate", "topics"))
+    r = run_pipeline("stage=train", "run=trained", *common)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return outputs, common
+
+
 @pytest.fixture(scope="session")
 def prepared_corpus(tmp_path_factory) -> Path:
     """The shared corpus prepared with the default config, once per session (about a minute):
@@ -68,3 +106,13 @@ def prepared_corpus(tmp_path_factory) -> Path:
                        "prepare.progress=false", timeout=1200)
     assert res.returncode == 0, res.stderr[-3000:]
     return outputs / "t"
+
+
+@pytest.fixture(scope="session")
+def validated_corpus(prepared_corpus) -> Path:
+    """The prepared shared corpus with the validate stage run too (a few minutes with no cache)."""
+    outputs = prepared_corpus.parent
+    res = run_pipeline("stage=validate", "run=t", f"paths.outputs={outputs}", f"tex.cache_dir={outputs}/.cache",
+                       "validate.progress=false", timeout=1800)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return prepared_corpus

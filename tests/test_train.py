@@ -4,37 +4,23 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.conftest import CORPUS, run_pipeline
-
-TINY_DOCS = ["camnotes_IA_M_groups", "openintro_ch_probability", "gh_alekseygenerozov_SMBH_env", "napkin_topology",
-             "gh_mayeechen_value-of-data", "napkin_calculus", "msc-viterbo_Rudolf2022-billiard-characterization"]
+from tests.conftest import CORPUS, copy_run, run_pipeline
 
 pytestmark = pytest.mark.skipif(not (CORPUS / "folders").exists(), reason="shared corpus not present")
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> tuple[Path, list[str]]:
-    """(outputs folder, the overrides of a tiny run) with prepare and topics done."""
-    outputs = tmp_path_factory.mktemp("outputs")
-    sources = "[" + ",".join(str(CORPUS / "folders" / d) for d in TINY_DOCS) + "]"
-    common = [f"paths.outputs={outputs}", "experiment=tiny", f"data.sources={sources}",
-              f"data.metadata=[{CORPUS / 'folders' / 'metadata.jsonl'}]", f"tex.cache_dir={outputs}/.cache"]
-    for stage in ("prepare", "topics"):
-        r = run_pipeline(f"stage={stage}", "run=tiny", *common)
-        assert r.returncode == 0, r.stderr[-2000:]
-    return outputs, common
+def tiny(tiny_run) -> tuple[Path, list[str]]:
+    return tiny_run
 
 
 def _copy_run(outputs: Path, name: str) -> None:
-    """A second run folder with the tiny run's prepared data and topics."""
-    for part in ("prepared", "topics"):
-        shutil.copytree(outputs / "tiny" / part, outputs / name / part, dirs_exist_ok=True)
+    copy_run(outputs, name, ("prepared", "topics"))
 
 
 def test_fast_dev_run_through_the_entry_point(tiny):
@@ -67,6 +53,17 @@ def test_train_writes_a_model_file_metrics_and_curves(tiny):
     assert r.returncode == 0, r.stderr[-2000:]
     again = json.loads((train / "metrics.json").read_text())
     assert again["test"]["true"]["perplexity"] == pytest.approx(m["test"]["true"]["perplexity"], rel=1e-6)
+    # a finished run is reused as it is
+    before = (train / "model.pt").stat().st_mtime_ns
+    r = run_pipeline("stage=train", "run=full", *common)
+    assert r.returncode == 0 and "train: reused" in r.stderr + r.stdout and (train / "model.pt").stat().st_mtime_ns == before
+    # resumed at its last step (killed while evaluating): nothing to train, and the curves are kept
+    (train / "metrics.json").unlink()
+    r = run_pipeline("stage=train", "run=full", *common)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert list(csv.DictReader((train / "curves" / "metrics.csv").open())) == rows
+    assert json.loads((train / "metrics.json").read_text())["test"]["true"]["perplexity"] == pytest.approx(
+        m["test"]["true"]["perplexity"], rel=1e-6)
 
 
 def test_a_killed_run_resumes_and_ends_where_an_uninterrupted_run_ends(tiny):

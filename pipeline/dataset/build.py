@@ -128,10 +128,10 @@ def extract_all(flat_dir: Path, out_dir: Path, known: Mapping[str, int | None], 
 
     import functools
 
-    from tqdm import tqdm
+    from pipeline.progress import bar as progress_bar
 
     work = functools.partial(_extract, max_tokens=settings.max_tokens, fractions=settings.split, salt=settings.split_salt)
-    bar = tqdm(total=sum(t[4] for t in todo), unit="paper", desc="extract", disable=not settings.progress, dynamic_ncols=True)
+    bar = progress_bar(sum(t[4] for t in todo), "extract", "paper", enabled=settings.progress)
     pool = (ProcessPoolExecutor(settings.workers, initializer=_init_worker, initargs=(dict(known),))
             if settings.workers > 1 else None)
     if pool is None:
@@ -300,9 +300,38 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
     }
 
 
+ASSEMBLED = ("papers.jsonl", "equations.jsonl", "vocab.json", "tokens/meta.json")
+
+
 def build_dataset(flat_dir: Path, out_dir: Path, known: Mapping[str, int | None], settings: DatasetSettings) -> dict:
+    """Extract (reusing finished shards) and assemble; when every shard and setting is as the last
+    assembly found them (`assemble_key` in stats.json), its files and stats are kept as they are."""
     t0 = time.perf_counter()
     shards = extract_all(flat_dir, out_dir, known, settings)
+    key = _assemble_key(shards, settings)
+    before = _read_stats(out_dir / "stats.json").get("extract", {})
+    if before.get("assemble_key") == key and all((out_dir / f).exists() for f in ASSEMBLED):
+        log.info("extraction: shards and settings unchanged: papers.jsonl, equations.jsonl, vocabulary and "
+                 "token streams reused")
+        return {**before, "reused": True}
     stats = assemble(shards, out_dir, settings)
+    stats["assemble_key"] = key
     stats["seconds"] = round(time.perf_counter() - t0, 2)
     return stats
+
+
+def _assemble_key(shards: list[Path], settings: DatasetSettings) -> str:
+    h = hashlib.sha1(code_fingerprint("dataset/*.py", "latex/tokenizer.py", "latex/equations.py").encode())
+    for p in shards:
+        h.update(p.name.encode() + (p.parent / p.name.replace(".jsonl.gz", ".done.json")).read_bytes())
+    # how many workers did the work does not change what was made
+    made = {k: v for k, v in asdict(settings).items() if k not in ("workers", "in_flight", "progress")}
+    h.update(json.dumps(made, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def _read_stats(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

@@ -75,6 +75,29 @@ def _filter(logits: torch.Tensor, s: DecodeSettings) -> torch.Tensor:
     return probs
 
 
+def _end_means_close(logits: torch.Tensor, raw: torch.Tensor, allow: torch.Tensor, gst: dict, grammar: Grammar,
+                     eos_id: int, closing: torch.Tensor | None) -> torch.Tensor:
+    """Where the rules forbid <eos> (something is still open), the model's wish to end goes to the
+    tokens that close what is open: <eos>'s probability is added to theirs, in proportion to their
+    own. Masking alone would spread it over every legal token, and a model that wanted to stop
+    would write on until the length limit closes for it."""
+    want = ~allow[:, eos_id].to(logits.device) & (raw[:, eos_id] > -9.0)  # p(<eos>) above ~1e-4
+    if not want.any():
+        return logits
+    rows = torch.nonzero(want).flatten()
+    sub = {k: v[rows.to(v.device)] for k, v in gst.items()}
+    close = (closing[rows.to(closing.device)] if closing is not None else grammar.closing(sub, allow[rows.to(allow.device)]))
+    close = close.to(logits.device) & ~close[:, eos_id : eos_id + 1].to(logits.device)
+    p = raw[rows].exp()
+    q = p * close
+    total = q.sum(1, keepdim=True)
+    ok = total.squeeze(1) > 0
+    add = torch.where(ok.unsqueeze(1), p[:, eos_id : eos_id + 1] * q / total.clamp_min(1e-30), torch.zeros_like(q))
+    out = logits.float().clone()
+    out[rows] = torch.log(p + add).clamp_min(-1e4)
+    return out
+
+
 def _draw(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     cdf = torch.cumsum(probs.double(), dim=-1)
     cdf = cdf / cdf[:, -1:]
@@ -147,10 +170,13 @@ def sample(net: TopicLSTM, thetas: torch.Tensor, s: DecodeSettings, grammar: Gra
         if grammar is not None:
             allow = grammar.allowed(gst)
             room = s.max_len - step
-            near = room <= grammar.needed_to_close(gst) + 1
+            near = room <= grammar.needed_to_close(gst) + 1 + grammar.open_margin
+            closing = None
             if near.any():
-                allow = torch.where(near.unsqueeze(1), grammar.closing(gst, allow), allow)
+                closing = grammar.closing(gst, allow)
+                allow = torch.where(near.unsqueeze(1), closing, allow)
                 limited |= near.cpu()
+            masked = _end_means_close(masked, raw, allow, gst, grammar, eos_id, closing)
             masked = masked.masked_fill(~allow.to(masked.device), float("-inf"))
         if s.temperature <= 0:
             tok = masked.argmax(-1)

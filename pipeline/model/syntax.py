@@ -420,6 +420,14 @@ class Grammar:
                 brace_first[i], brace_rest[i] = first, rest
                 if n > 0 or o:
                     cls[i], nargs[i], opt[i] = C_CMD, n, o
+        # What cannot be closed must not be opened: a `\\begin{X}` whose `\\end{X}` the vocabulary
+        # lacks, any `\\left` when it has no `\\right` (rare tokens fall below min_count).
+        ends = {int(env_of[i]) for i in range(len(itos)) if cls[i] == C_END}
+        for i in range(len(itos)):
+            if cls[i] == C_BEGIN and int(env_of[i]) not in ends:
+                cls[i] = C_FORBID
+        if not bool((cls == C_RIGHT).any()):
+            cls[cls == C_LEFT] = C_FORBID
         self.cls, self.nargs, self.opt, self.env_of = cls, nargs, opt, env_of
         self.brace_first, self.brace_rest, self.delim_arg = brace_first, brace_rest, delim_arg
 
@@ -445,6 +453,7 @@ class Grammar:
         self._build_closers(itos)
         self._device = torch.device("cpu")
         self._build_codes()
+        self.open_margin = self._measure_open_margin()
 
     # --- tables: what each kind of frame allows, and the automata ---------------------------------
     def _build_tables(self, itos: list[str], cls: torch.Tensor, seen: torch.Tensor) -> None:
@@ -548,8 +557,9 @@ class Grammar:
             if (e := _env_of(t)) is not None and e[0] == "end":
                 closer[self.envs.index(e[1])] = i
         for name in SPECIAL_KINDS:
-            if name in ("left",):
-                closer[self.kid[name]] = stoi.get("\\right.", -1)
+            if name in ("left",):  # `\\right.` closes any `\\left`; without it, another `\\right`
+                rights = [i for i, t in enumerate(itos) if sized(t) == "right" and t != "\\right"]
+                closer[self.kid[name]] = stoi.get("\\right.", rights[0] if rights else -1)
             elif name == "optional":
                 closer[self.kid[name]] = stoi.get("]", -1)
             elif name == "inline":
@@ -745,6 +755,8 @@ class Grammar:
         pc = cur[:, PC]
         first = cur[:, P] == self.nargs[pc]
         owed_kind = torch.where(first, self.brace_first[pc], self.brace_rest[pc])
+        # in text (`\\text{\\underline{...}}`) a command's argument is text too
+        owed_kind = torch.where((kind_top == self.kid["text"]) & (owed_kind == self.k_brace), self.kid["text"], owed_kind)
         k_brace = torch.where(owed & (cur[:, PK] == P_CMD), owed_kind,
                               torch.where(owed, self.k_brace, self.child[kind_top].clamp(min=0)))
         new[:, KD] = torch.where(lb, k_brace, torch.where(bg, self.env_of[tok], torch.where(
@@ -792,6 +804,23 @@ class Grammar:
         frames[:, 0] = torch.where(is_env.unsqueeze(1), env_frame, frames[:, 0])
         d = d + pushed.long() - (popped | is_rk).long() + is_env.long()
         return {"frames": frames, "depth": d, "done": done | (live & (c == C_EOS))}
+
+    def _measure_open_margin(self) -> int:
+        """The most one token can add to `needed_to_close` (a `\\kern` owes a dimension, `\\genfrac`
+        six arguments), measured from every display environment's first step, plus slack for tokens
+        that open more inside other frames. The decoder starts closing this many tokens early, so a
+        token taken just before closing starts can never leave more open than the room left."""
+        worst = 0
+        envs = torch.nonzero(self.env_tokens).flatten()
+        for env in envs.tolist():
+            st = self.advance(self.start(1), torch.tensor([env], device=self._device))
+            base = int(self.needed_to_close(st)[0])
+            toks = torch.nonzero(self.allowed(st)[0]).flatten()
+            if not len(toks):
+                continue
+            many = {k: v.expand(len(toks), *v.shape[1:]).clone() for k, v in st.items()}
+            worst = max(worst, int((self.needed_to_close(self.advance(many, toks)) - base).max()))
+        return worst + 2
 
     def needed_to_close(self, st: dict[str, torch.Tensor]) -> torch.Tensor:
         """Tokens needed to close everything open and end: per open frame its owed arguments and

@@ -22,6 +22,7 @@ from typing import Iterable
 from pipeline.atomic import atomic_open, write_bytes
 from pipeline.fingerprint import code_fingerprint
 from pipeline.parallel import bounded_map
+from pipeline.progress import bar as progress_bar
 from pipeline.skips import REASONS, Skip
 from pipeline.sources.discover import Bad, Unit, discover
 from pipeline.sources.metadata import join_metadata
@@ -99,19 +100,14 @@ def ingest(
             "(arxiv-metadata*.jsonl) or a metadata.jsonl beside the sources, or name it with data.metadata=[FILE]",
             len(meta), n_ids, 100 * len(meta) / n_ids, ", ".join(map(str, metadata)) or "none")
 
-    try:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_ids, unit="paper", desc="ingest", disable=not settings.progress, dynamic_ncols=True)
-    except ImportError:  # pragma: no cover
-        bar = None
+    bar = progress_bar(n_ids, "ingest", "paper", enabled=settings.progress)
 
     work = functools.partial(_work, limits=settings.limits)
     seen: set[str] = set()
     # One pool for the whole run; forked before the work starts, while this process is small.
     pool = ProcessPoolExecutor(max_workers=settings.workers) if settings.workers > 1 else None
     try:
-        manifests = _run_units(units, meta, settings, work, seen, flat_dir, config_hash, bar, pool)
+        manifests, n_reused = _run_units(units, meta, settings, work, seen, flat_dir, config_hash, bar, pool)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -125,6 +121,9 @@ def ingest(
             path.unlink()
 
     stats = _merge(manifests, joined, settings, time.perf_counter() - t0)
+    stats["units"], stats["units_reused"] = len(units), n_reused
+    if n_reused:
+        log.info("ingest: %d of %d units unchanged since the last run, reused", n_reused, len(units))
     stats["metadata"] |= {"files": [str(p) for p in metadata], "paper_ids": n_ids,
                           "fraction": round(len(meta) / n_ids, 4) if n_ids else None}
     with atomic_open(out_dir / "skipped.jsonl") as fh:
@@ -139,8 +138,8 @@ def ingest(
     return stats
 
 
-def _run_units(units, meta, settings, work, seen, flat_dir, config_hash, bar, pool) -> list[dict]:
-    manifests = []
+def _run_units(units, meta, settings, work, seen, flat_dir, config_hash, bar, pool) -> tuple[list[dict], int]:
+    manifests, reused = [], 0
     before = hashlib.sha1()  # the units read earlier decide which ids are duplicates in this one
     for unit in units:
         unit_hash = hashlib.sha1(f"{config_hash}{before.hexdigest()}".encode()).hexdigest()[:16]
@@ -153,10 +152,11 @@ def _run_units(units, meta, settings, work, seen, flat_dir, config_hash, bar, po
                 manifests.append(done)
                 if bar:
                     bar.update(done["stats"]["found"])
-                log.info("unit %s: already done, reused", unit.label)
+                log.debug("unit %s: already done, reused", unit.label)
+                reused += 1
                 continue
         manifests.append(_run_unit(unit, meta, settings, work, seen, flat_dir, unit_hash, bar, pool))
-    return manifests
+    return manifests, reused
 
 
 def _run_unit(unit: Unit, meta, settings: IngestSettings, work, seen: set[str], flat_dir: Path,

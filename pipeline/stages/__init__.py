@@ -14,6 +14,7 @@ STAGES: dict[str, str] = {
     "topics": "pipeline.stages.topics",
     "train": "pipeline.stages.train",
     "sample": "pipeline.stages.sample",
+    "report": "pipeline.stages.report",
 }
 
 

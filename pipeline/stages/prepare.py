@@ -69,8 +69,11 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     _log_ingest(stats["ingest"])
     if cfg.prepare.extract:
         stats["extract"] = _extract(cfg, out)
+    ing = stats["ingest"]
+    reused = ing.get("units_reused") == ing.get("units") and stats.get("extract", {}).get("reused", not cfg.prepare.extract)
+    stats.get("extract", {}).pop("reused", None)
     write_text(out.prepare_stats, json.dumps(stats, indent=1))
-    return stats
+    return {**stats, "reused": bool(reused)}
 
 
 def _extract(cfg: DictConfig, out: RunFolder) -> dict:

@@ -116,6 +116,11 @@ def _run(cfg: DictConfig, folder: RunFolder) -> dict:
     out = folder.for_output().root / "samples"
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    inputs = _inputs_key(cfg, root)
+    before = _read_json(out / "summary.json")
+    if s.reuse and before.get("inputs") == inputs and all((out / f).exists() for f in before.get("files", [])):
+        log.info("sample: reused %s (same model, topics and settings; sample.reuse=false samples again)", out)
+        return {**before, "reused": True}
     topics = Topics.load(root / "topics")
     reqs = requests(cfg, topics)
     gen = _generator(cfg, root)
@@ -148,8 +153,13 @@ def _run(cfg: DictConfig, folder: RunFolder) -> dict:
     summary: dict[str, Any] = {"samples": _figures(rows, training, root, int(s.novelty_check))}
     if s.grid.enabled:
         summary["grid"] = _grid(cfg, gen, topics, training, out)
+    files = ["samples.jsonl"] + (["grid.jsonl"] if s.grid.enabled else [])
+    if s.context_examples:
+        summary["context_examples"] = _context_examples(cfg, gen, topics, training, out)
+        files.append("context.jsonl")
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     summary["settings"] = OmegaConf.to_container(s, resolve=True)
+    summary["inputs"], summary["files"] = inputs, files
     write_text(out / "summary.json", json.dumps(summary, indent=1))
     log.info("sample: %d samples (compile rate %.3f) -> %s", len(rows), summary["samples"]["compile_rate"] or 0,
              out / "samples.jsonl")
@@ -278,3 +288,66 @@ def _grid(cfg: DictConfig, gen, topics, training, out: Path) -> dict:
                                "per_topic": {k: sum(v) / len(v) for k, v in per_topic.items()}}
                 log.info("grid %s: compile rate %.3f over %d", key, result[key]["compile_rate"], len(rows))
     return result
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _inputs_key(cfg: DictConfig, root: Path) -> dict:
+    """What the samples depend on: the sampling settings, the TeX set-up that judges them, and the
+    model, topics and vocabulary by content. The same key on the next run reuses the samples."""
+    from pipeline.fingerprint import code_fingerprint
+    from pipeline.stages.train import file_sha256
+
+    def sha(path: Path) -> str | None:  # a missing file is reported by the loader that needs it
+        return file_sha256(path) if path.exists() else None
+
+    ck = str(cfg.sample.checkpoint)
+    weights = (root / "train" / "model.pt" if ck == "best" else
+               root / "train" / "checkpoints" / "last.ckpt" if ck == "last" else Path(ck))
+    settings = OmegaConf.to_container(cfg.sample, resolve=True)
+    settings.pop("reuse", None)
+    settings.pop("threads", None)
+    return {"sample": settings, "tex": OmegaConf.to_container(cfg.tex, resolve=True),
+            # decoding code changes what is sampled (samples are cheap to redo; trained models are
+            # keyed by data only)
+            "code": code_fingerprint("model/*.py", "texcheck/*.py", "stages/sample.py"),
+            "timeout_s": float(cfg.validate.timeout_s),
+            "weights_sha256": sha(weights), "theta_sha256": sha(root / "topics" / "theta.npy"),
+            "names_sha256": sha(root / "topics" / "names.json"), "vocab_sha256": sha(root / "prepared" / "vocab.json")}
+
+
+def _context_examples(cfg: DictConfig, gen, topics, training, out: Path) -> list[dict]:
+    """samples/context.jsonl: for each of `sample.context_examples` (context words), the inferred
+    topics and `context_n` samples — the lecture's "context words -> topics -> equations" table."""
+    import numpy as np
+    import torch
+
+    from pipeline.atomic import atomic_open
+    from pipeline.model.conditioning import ConditioningError
+
+    s = cfg.sample
+    settings = _decode_settings(s)
+    found = []
+    with atomic_open(out / "context.jsonl") as fh:
+        for words in s.context_examples:
+            try:
+                theta, top, unknown = topics.words_theta(str(words))
+            except ConditioningError as exc:
+                log.warning("sample: context words %r skipped: %s", words, exc)
+                continue
+            n = int(s.context_n)
+            recs = gen.generate(torch.from_numpy(np.tile(theta.astype(np.float32), (n, 1))), settings, n)
+            req = {"conditioning": {"words": str(words), "inferred": [[k, name, round(p, 4)] for k, name, p in top],
+                                    "not_in_vocabulary": unknown}, "theta": theta}
+            rows = [_row(r, req, settings, training) for r in recs]
+            _validate(rows, cfg)
+            for r in rows:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+            found.append({"words": str(words), "inferred": req["conditioning"]["inferred"], "n": len(rows),
+                          "compile_rate": sum(r["compiles"] for r in rows) / max(1, len(rows))})
+    return found

@@ -70,4 +70,4 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
                         top_words=int(t.top_words), name_min_papers=int(t.naming.min_papers))
     log.info("topics: %d topics, c_npmi val %s, written to %s", report["num_topics"],
              report["coherence_val"]["c_npmi"]["mean"], out_dir)
-    return report
+    return {**report, "reused": bool(report.get("model_reused"))}

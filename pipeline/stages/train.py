@@ -42,7 +42,9 @@ def file_sha256(path: Path) -> str:
 def data_record(root: Path) -> dict[str, Any]:
     """What a model was trained on, by content (never by code): the sample stage refuses a model
     whose vocabulary or topics differ from its run's."""
-    topic_model = root / "topics" / "model" / "lda.model"
+    # The topic model by its topic-word matrix: the pickled model also holds fitting times, which
+    # differ on every refit of the very same model.
+    topic_model = root / "topics" / "model" / "lda.model.expElogbeta.npy"
     return {
         "vocab_sha256": file_sha256(root / "prepared" / "vocab.json"),
         "theta_sha256": file_sha256(root / "topics" / "theta.npy"),
@@ -113,6 +115,14 @@ def _run(cfg: DictConfig, root: Path, out: Path) -> dict:
     net_cfg = instantiate(cfg.model.net)(vocab_size=len(dm.vocab), num_topics=dm.num_topics, pad_id=dm.vocab.pad_id)
     model_file = out / "model.pt"
 
+    done = _read_json(out / "metrics.json")
+    if (t.resume and not t.ablation and not t.evaluate_only and not t.init_from and not cfg.trainer.fast_dev_run
+            and model_file.exists() and done.get("settings") == settings and done.get("data") == record
+            and done.get("evaluation") == _evaluation_settings(cfg)):
+        log.info("train: reused %s and metrics.json (trained and evaluated with these settings and data; "
+                 "train.resume=false trains again)", model_file)
+        return {**done, "reused": True}
+
     if t.evaluate_only:
         net, data = load_model(model_file)
         check_model_matches(data, record, model_file)
@@ -178,6 +188,8 @@ def _build(cfg: DictConfig, net, dm, out: Path):
     from hydra.utils import instantiate
 
     from pipeline.latex.tokenizer import detokenize
+    from pipeline.progress import is_terminal
+    from pipeline.train.callbacks import LogLineProgress
     from pipeline.train.module import EquationLM
 
     module = EquationLM(net, instantiate(cfg.model.optimizer), instantiate(cfg.model.scheduler),
@@ -189,14 +201,20 @@ def _build(cfg: DictConfig, net, dm, out: Path):
     if len(val):
         module.sample_thetas = __import__("torch").from_numpy(val.theta[val.theta_rows[:: max(1, len(val) // 5)]])
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
-    if not cfg.trainer.enable_progress_bar:  # Lightning refuses a bar callback when bars are off
+    bars = bool(cfg.trainer.enable_progress_bar)
+    if bars and not is_terminal():  # a log file: a line a minute instead of a bar's redraws
+        bars = False
+        callbacks.append(LogLineProgress())
+    if not bars:  # Lightning refuses a bar callback when bars are off
         callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.ProgressBar)]
     loggers = [instantiate(lg) for lg in (cfg.logger or {}).values()]
     # Lightning's advice for machines with many cores and GPUs does not fit a 2-core CPU run.
-    for pattern in (".*does not have many workers.*", ".*litlogger.*", ".*_pytree.*", ".*LeafSpec.*"):
+    # On a resume the folders hold the run's own checkpoints and curves, which are kept (callbacks.py).
+    for pattern in (".*does not have many workers.*", ".*litlogger.*", ".*_pytree.*", ".*LeafSpec.*",
+                    ".*exists and is not empty.*"):
         warnings.filterwarnings("ignore", message=pattern)
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
-                                      default_root_dir=str(out))
+                                      default_root_dir=str(out), enable_progress_bar=bars)
     return module, trainer
 
 
@@ -240,11 +258,16 @@ def _evaluate_and_write(cfg: DictConfig, dm, net, out: Path, settings: dict, rec
     metrics = evaluate_splits(net, dm, splits=("val", "test") if t.evaluate_test else ("val",),
                               bootstrap=int(t.bootstrap), seed=int(cfg.seed), batch_size=int(cfg.datamodule.eval_batch_size),
                               autocast_dtype=_autocast_dtype(cfg))
-    keep = {k: v for k, v in (extra or {}).items() if k not in ("val", "test", "settings", "data")}
-    metrics = {**keep, **metrics, "settings": settings, "data": {k: v for k, v in record.items()}}
+    keep = {k: v for k, v in (extra or {}).items() if k not in ("val", "test", "settings", "data", "reused")}
+    metrics = {**keep, **metrics, "settings": settings, "data": {k: v for k, v in record.items()},
+               "evaluation": _evaluation_settings(cfg)}
     write_text(out / "metrics.json", json.dumps(metrics, indent=1))
     _print_summary(metrics)
     return metrics
+
+
+def _evaluation_settings(cfg: DictConfig) -> dict:
+    return {"evaluate_test": bool(cfg.train.evaluate_test), "bootstrap": int(cfg.train.bootstrap)}
 
 
 def _autocast_dtype(cfg: DictConfig):

@@ -36,6 +36,7 @@ def run(cfg: Any, folder: RunFolder) -> None:
     summary = validate_file(src, dst, preamble, mode=vc.mode, workers=workers, timeout_s=float(vc.timeout_s),
                             cache_dir=Path(tex.cache_dir) if tex.cache_dir else None, use_cache=bool(vc.cache),
                             progress=bool(vc.progress), top=int(vc.top_errors))
-    print(json.dumps(summary, indent=2))
+    if given:  # a user's own file: the summary on stdout; the run's own is in the file beside it
+        print(json.dumps(summary, indent=2))
     log.info("validate: %d equations, compile rate %.3f, %.1f equations/s -> %s",
              summary["count"], summary["compile_rate"], summary["equations_per_s"], dst)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -61,9 +60,9 @@ def validate_file(src: Path, dst: Path, preamble: Preamble, mode: str = "fast", 
         total = sum(1 for line in f if line.strip())
     bar = None
     if progress and total >= PROGRESS_MIN:
-        from tqdm import tqdm
+        from pipeline.progress import bar as progress_bar
 
-        bar = tqdm(total=total, file=sys.stderr, unit="eq", desc="validate")
+        bar = progress_bar(total, "validate", "eq")
     tally = _Tally()
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -35,8 +35,15 @@ class TexRun:
 
 def run_pdflatex(args: list[str], cwd: Path, timeout_s: float) -> TexRun:
     """Run `pdflatex args...` in `cwd` (a fresh temporary folder the caller owns)."""
+    return run_tex(PDFLATEX, args, cwd, timeout_s)
+
+
+def run_tex(engine: str, args: list[str], cwd: Path, timeout_s: float) -> TexRun:
+    """Run a TeX engine (`pdflatex`, `latex` for DVI) or a TeX tool (`dvisvgm`) in `cwd` with the
+    sandbox's environment and time limit. TeX engines get no shell escape and nonstop mode."""
     t0 = time.perf_counter()
-    cmd = [PDFLATEX, "-no-shell-escape", "-interaction=nonstopmode", *args]
+    flags = ["-no-shell-escape", "-interaction=nonstopmode"] if engine in (PDFLATEX, "latex") else []
+    cmd = [engine, *flags, *args]
     # TeX's terminal output goes to a file: read when the log says nothing (e.g. a missing format).
     with open(cwd / "terminal.txt", "wb") as term:
         proc = subprocess.Popen(cmd, cwd=cwd, env=tex_env(), stdin=subprocess.DEVNULL,

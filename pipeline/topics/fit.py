@@ -139,23 +139,23 @@ class _PassProgress(logging.Handler):
         m = self._RE.search(record.getMessage())
         if not m:
             return
-        from tqdm import tqdm
-
         p, d, n = (int(x) for x in m.groups())
+        if self.bar is None:  # one bar for all passes: a log file gets a line every 30 s, not one a pass
+            from pipeline.progress import bar
+
+            self.bar = bar(self.passes * n, f"{self.label}LDA pass 1/{self.passes}", "doc", leave=False,
+                           position=self.position)
         if p != self.pass_:
-            self.close()
             self.pass_, self.done = p, 0
-            self.bar = tqdm(total=n, desc=f"{self.label}LDA pass {p + 1}/{self.passes}", unit="doc",
-                            leave=False, position=self.position)
+            self.bar.set_description(f"{self.label}LDA pass {p + 1}/{self.passes}")
         # gensim logs "at document #d" before working on the chunk that ends at d: show the
         # previous chunk's end as done.
-        self.bar.n = min(self.done, n)
+        self.bar.n = p * n + min(self.done, n)
         self.bar.refresh()
         self.done = d
 
     def close(self) -> None:
         if self.bar is not None:
-            self.bar.n = self.bar.total
             self.bar.close()
             self.bar = None
         super().close()

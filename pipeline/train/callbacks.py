@@ -11,6 +11,8 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 
+from pipeline.progress import LineProgress
+
 
 class TokensPerSecondBar(TQDMProgressBar):
     """Lightning's bar plus `tok/s`: non-padding target tokens trained per second (since the last
@@ -43,6 +45,36 @@ class TokensPerSecondBar(TQDMProgressBar):
         return items
 
 
+class LogLineProgress(pl.Callback):
+    """Training progress where stderr is a log file, not a terminal: a line every `interval` seconds
+    (step, loss, tokens/s, time left) instead of a bar's redraws."""
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self.interval = interval
+        self.bar: LineProgress | None = None
+        self._mark: tuple[float, int] | None = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
+        self.bar = LineProgress(total, "train", "step", self.interval, initial=trainer.global_step)
+        self._mark = (time.perf_counter(), getattr(pl_module, "tokens_seen", 0))
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+        if self.bar is None or self._mark is None:
+            return
+        self.bar.n = trainer.global_step
+        loss = trainer.callback_metrics.get("train_loss")
+        took = time.perf_counter() - self._mark[0]
+        rate = (getattr(pl_module, "tokens_seen", 0) - self._mark[1]) / took if took > 0 else 0.0
+        self.bar.set_postfix_str((f"loss {float(loss):.3f}, " if loss is not None else "") + f"{rate:,.0f} tok/s")
+        self.bar.refresh()
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.bar is not None:
+            self.bar.n = trainer.global_step
+            self.bar.close()
+
+
 class ResumableCSVLogger(CSVLogger):
     """Lightning's CSVLogger deletes an existing metrics.csv when it starts; this one keeps it. Rows
     written after the checkpoint a run resumes from (steps at or beyond the first step logged anew)
@@ -60,12 +92,19 @@ class ResumableCSVLogger(CSVLogger):
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         if self._kept is not None:
             first = step if step is not None else 0
-            rows = [r for r in self._kept if r.get("step") not in (None, "") and int(float(r["step"])) < first]
-            self._kept = None
-            if rows:
-                self.experiment.metrics_keys = sorted({k for r in rows for k in r if r[k] != ""})
-                with open(self.experiment.metrics_file_path, "w", newline="", encoding="utf-8") as fh:
-                    w = csv.DictWriter(fh, fieldnames=self.experiment.metrics_keys)
-                    w.writeheader()
-                    w.writerows({k: v for k, v in r.items() if k in self.experiment.metrics_keys} for r in rows)
+            self._restore([r for r in self._kept if r.get("step") not in (None, "") and int(float(r["step"])) < first])
         super().log_metrics(metrics, step)
+
+    def finalize(self, status: str) -> None:
+        if self._kept is not None:  # nothing new was logged (a run resumed at its last step): keep the curves
+            self._restore(self._kept)
+        super().finalize(status)
+
+    def _restore(self, rows: list[dict[str, str]]) -> None:
+        self._kept = None
+        if rows:
+            self.experiment.metrics_keys = sorted({k for r in rows for k in r if r[k] != ""})
+            with open(self.experiment.metrics_file_path, "w", newline="", encoding="utf-8") as fh:
+                w = csv.DictWriter(fh, fieldnames=self.experiment.metrics_keys)
+                w.writeheader()
+                w.writerows({k: v for k, v in r.items() if k in self.experiment.metrics_keys} for r in rows)

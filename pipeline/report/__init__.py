@@ -1,0 +1,1 @@
+"""The report: figures, the HTML page, the TeX-to-SVG renderer, the PDF gallery, topic fidelity."""

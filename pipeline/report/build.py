@@ -1,0 +1,406 @@
+"""The report's content: every section read from the stages' files (none typed in).
+
+`build_report(files, settings, ...)` returns the `Document` (written as report.html and report.md),
+the gallery's groups and failures, and the figures it computed itself (topic fidelity) for
+report.json. Nothing here knows Hydra; the stage (pipeline/stages/report.py) passes plain values.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.report.document import Document, Equation
+from pipeline.report.fidelity import FidelitySettings, topic_fidelity
+from pipeline.report.inputs import RunFiles
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    equations_per_topic: int
+    gallery_per_topic: int
+    gallery_failures: int
+    top_errors: int
+    fidelity: FidelitySettings
+    config_yaml: str = ""
+    seeds: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+
+
+@dataclass
+class Built:
+    document: Document
+    gallery_groups: list[tuple[str, list[dict]]]
+    gallery_failures: list[dict]
+    figures: dict[str, Any]
+    to_render: list[Equation]  # equations whose SVG is still to be made (the stage renders them)
+
+
+def pct(x: float | None, digits: int = 1) -> str:
+    return "–" if x is None else f"{100 * x:.{digits}f}%"
+
+
+def num(x: float | None, fmt: str = "{:.3f}") -> str:
+    return "–" if x is None else fmt.format(x)
+
+
+def _ci(v: dict, key: str, fmt: str = "{:.3f}") -> str:
+    x, ci = v.get(key), v.get(key + "_ci95")
+    if x is None:
+        return "–"
+    return fmt.format(x) + (f" [{fmt.format(ci[0])}, {fmt.format(ci[1])}]" if ci else "")
+
+
+def build_report(files: RunFiles, s: ReportSettings) -> Built:
+    files.check()
+    doc = Document(f"latex-eqgen report: run `{files.root.name}`")
+    names = files.json("topics/names.json")["names"]
+    b = Built(doc, [], [], {}, [])
+    _summary(doc, files)
+    _data(doc, files)
+    _topics(doc, files, names)
+    _model(doc, files)
+    samples = list(files.jsonl("samples/samples.jsonl"))
+    grid = list(files.jsonl("samples/grid.jsonl"))
+    _samples(doc, files, samples, grid, s)
+    _equation_tables(doc, files, samples, names, s, b)
+    b.figures["fidelity"] = _fidelity(doc, files, samples, names, s)
+    _how(doc, files, s)
+    _gallery(samples, names, s, b)
+    return b
+
+
+# ---------------------------------------------------------------------------------------------
+def _summary(doc: Document, files: RunFiles) -> None:
+    summ = files.json("samples/summary.json")
+    m = files.json("train/metrics.json")
+    grid = summ.get("grid", {})
+    t1 = grid.get("T=1,syntax", {})
+    t1p = grid.get("T=1,plain", {})
+    test = m.get("test", {})
+    doc.heading("Summary")
+    lines = []
+    if t1:
+        lines.append(f"Compile rate of generated equations at T=1: **{pct(t1['compile_rate'])}** with syntax-aware "
+                     f"decoding, {pct(t1p.get('compile_rate'))} with plain sampling ({t1['n']} samples a setting).")
+    s = summ.get("samples", {})
+    if s.get("n"):
+        lines.append(f"Samples of this run ({s['n']}): compile rate {pct(s['compile_rate'])}, "
+                     f"{pct(1 - s['in_training_set'])} not in the training set.")
+    if "true" in test:
+        red = test.get("true_vs_shuffled", {}).get("perplexity_reduction")
+        lines.append(f"Test perplexity {test['true']['perplexity']:.3f} with the paper's θ"
+                     + (f", {pct(red)} lower than with shuffled θ" if red is not None else "") + ".")
+    doc.para(" ".join(lines) or "No figures.")
+
+
+def _data(doc: Document, files: RunFiles) -> None:
+    stats = files.json("prepared/stats.json")
+    meta = files.json("prepared/tokens/meta.json")
+    ing, ex = stats.get("ingest", {}), stats.get("extract", {})
+    doc.heading("Data")
+    doc.para(f"{ing.get('papers_found', 0):,} papers found, {ing.get('papers_flattened', 0):,} flattened; "
+             f"{ex.get('equations_found', 0):,} display equations found, **{ex.get('equations_kept', 0):,} kept** "
+             f"({pct(ex.get('kept_fraction'))}; {pct(ex.get('kept_fraction_with_macros_present'))} of those in papers "
+             f"whose macro definitions are present). Vocabulary: **{meta.get('vocab_size', ex.get('vocab_size'))}** "
+             f"tokens; {ex.get('tokens_per_equation', 0):.1f} tokens an equation.")
+    rows = [[sp, f"{v['papers']:,}", f"{v['equations']:,}", f"{v['tokens']:,}", f"{v.get('unk', 0):,}"]
+            for sp, v in meta.get("splits", {}).items()]
+    doc.table(["split", "papers", "equations", "tokens", "<unk> tokens"], rows)
+
+    papers: dict[str, tuple[str, str]] = {}
+    for p in files.jsonl("prepared/papers.jsonl"):
+        papers[p["id"]] = (p.get("field") or "(none)", p.get("split") or "?")
+    eqs: Counter = Counter()
+    with open(files.path("prepared/equations.jsonl"), encoding="utf-8") as fh:
+        for line in fh:
+            m = re.search(r'"paper_id": "((?:[^"\\]|\\.)*)"', line)
+            if m:
+                eqs[json.loads(f'"{m.group(1)}"')] += 1
+    by: dict[str, Counter] = defaultdict(Counter)
+    for pid, (fld, split) in papers.items():
+        by[fld][split] += 1
+        by[fld]["equations"] += eqs.get(pid, 0)
+    rows = [[f, c["train"], c["val"], c["test"], c["train"] + c["val"] + c["test"], f"{c['equations']:,}"]
+            for f, c in sorted(by.items(), key=lambda kv: -(kv[1]["train"] + kv[1]["val"] + kv[1]["test"]))]
+    doc.heading("Papers and equations by field", 3)
+    doc.table(["field", "train papers", "val papers", "test papers", "papers", "equations kept"], rows)
+
+    dropped = ex.get("dropped", {})
+    if dropped:
+        doc.heading("Why equations were dropped", 3)
+        total = sum(dropped.values()) or 1
+        doc.table(["reason", "equations", "share of dropped"],
+                  [[k, f"{v:,}", pct(v / total)] for k, v in sorted(dropped.items(), key=lambda kv: -kv[1])])
+    skipped = {k: v for k, v in (ing.get("skipped") or {}).items() if v}
+    if skipped:
+        doc.para("Papers skipped at ingest: " + ", ".join(f"{k} {v}" for k, v in skipped.items()) + ".")
+    if files.exists("validate/equations.validated.jsonl.summary.json"):
+        v = files.json("validate/equations.validated.jsonl.summary.json")
+        doc.para(f"Kept equations that compile in the fixed preamble (validate stage): **{pct(v['compile_rate'])}** "
+                 f"of {v['count']:,}.")
+
+
+def _topics(doc: Document, files: RunFiles, names: list[str]) -> None:
+    rep = files.json("topics/report.json")
+    fields = files.json("topics/fields.json")
+    doc.heading("Topics in scientific texts")
+    coh = rep.get("coherence_val", {}).get("c_npmi", {})
+    per = coh.get("per_topic") or []
+    sizes = rep.get("topic_sizes") or []
+    words = rep.get("top_words") or []
+    rows = []
+    for k, name in enumerate(names):
+        rows.append([k, f"**{name}**", ", ".join((words[k] if k < len(words) else [])[:8]),
+                     pct(sizes[k]) if k < len(sizes) else None,
+                     f"{per[k]:.3f}" if k < len(per) and per[k] is not None else None])
+    held = fields.get("held_out_hits") or {}
+    doc.para(f"{rep['num_topics']} topics (LDA on the papers' prose). Coherence on validation prose (c_npmi, top 10 "
+             f"words): mean **{num(coh.get('mean'))}**. Field separation (computed from θ): "
+             f"**{fields.get('fields_owning_a_topic')} of {fields.get('fields_in_play')}** fields with at least "
+             f"{fields.get('min_papers')} papers own their dominant topic; NMI(field, top topic) "
+             f"**{num(fields.get('nmi'))}**; held-out papers whose top topic is their field's own: "
+             f"{held.get('hits', 0)} of {held.get('papers', 0)} ({pct(held.get('share'))}).")
+    doc.table(["#", "topic", "top 8 words", "share of prose", "c_npmi (val)"], rows, align="rllrr")
+    doc.heading("Fields and their dominant topics (all papers)", 3)
+    doc.table(["field", "papers", "dominant topic", "share", "owns it"],
+              [[f["field"], f["papers"], f"{f['dominant_topic']}: {f['name']}", pct(f["share"], 0),
+                "yes" if f["owns"] else ""] for f in fields["all"]], align="lrlrl")
+
+
+def _model(doc: Document, files: RunFiles) -> None:
+    from pipeline.report.figures import learning_curves
+
+    m = files.json("train/metrics.json")
+    doc.heading("Model")
+    st = m.get("settings", {})
+    net = st.get("model", {}).get("net", {})
+    doc.para(f"{net.get('layers', '?')}-layer LSTM, {net.get('hidden', '?')} units a layer, embedding "
+             f"{net.get('embedding', '?')}, θ entering as `{net.get('topic_input', '?')}`; "
+             f"{m.get('parameters', 0):,} parameters; trained {m.get('steps', '?')} steps "
+             f"(batch {st.get('datamodule', {}).get('batch_size', '?')}, precision "
+             f"{st.get('trainer', {}).get('precision', '?')}); weights of checkpoint `{m.get('best_checkpoint', '?')}`.")
+    rows = files.csv("train/curves/metrics.csv")
+    curves = {"train": [(int(float(r["step"])), float(r["train_loss"])) for r in rows if r.get("train_loss")],
+              "validation": [(int(float(r["step"])), float(r["val_loss"])) for r in rows if r.get("val_loss")]}
+    if files.exists("train/ablation/curves/metrics.csv"):
+        ab = files.csv("train/ablation/curves/metrics.csv")
+        curves["validation, no θ"] = [(int(float(r["step"])), float(r["val_loss"])) for r in ab if r.get("val_loss")]
+    doc.figure(learning_curves(curves), "Learning curves: training loss (logged every 50 steps) and validation loss.",
+               "learning curves")
+    table = []
+    for split in ("val", "test"):
+        for variant in ("true", "shuffled", "uniform"):
+            v = m.get(split, {}).get(variant)
+            if v:
+                table.append([split, f"{variant} θ", _ci(v, "perplexity"), _ci(v, "bits_per_character", "{:.4f}"),
+                              f"{v['cross_entropy']:.4f}", f"{v['equations']:,}", v["papers"]])
+        none = m.get("none", {}).get(split)
+        if none:
+            table.append([split, f"no-topic network ({m['none'].get('steps')} steps)", _ci(none, "perplexity"),
+                          _ci(none, "bits_per_character", "{:.4f}"), f"{none['cross_entropy']:.4f}",
+                          f"{none['equations']:,}", none["papers"]])
+    doc.table(["split", "θ", "perplexity [95% CI]", "bits / character [95% CI]", "cross-entropy", "equations",
+               "papers"], table, align="llllrrr")
+    test = m.get("test", {})
+    gains = []
+    for key, label in (("true_vs_shuffled", "shuffled θ"), ("true_vs_uniform", "uniform θ")):
+        g = test.get(key)
+        if g:
+            ci = g.get("perplexity_reduction_ci95")
+            gains.append(f"{pct(g['perplexity_reduction'])} lower than with {label}"
+                         + (f" (95% CI {pct(ci[0])} to {pct(ci[1])})" if ci else ""))
+    if gains:
+        doc.para("Test perplexity with the paper's own θ: " + "; ".join(gains) + ". Intervals: bootstrap over papers.")
+    if "none" not in m:
+        doc.para("The no-topic network was not trained in this run (`train.ablation=true` trains it).")
+
+
+def _grid_rates(summ: dict) -> dict[str, list[tuple[float, float]]]:
+    out: dict[str, list[tuple[float, float]]] = {"syntax-aware": [], "plain": []}
+    for key, v in summ.get("grid", {}).items():
+        m = re.match(r"T=([\d.]+),(syntax|plain)", key)
+        if m:
+            out["syntax-aware" if m.group(2) == "syntax" else "plain"].append((float(m.group(1)), v["compile_rate"]))
+    return out
+
+
+def _samples(doc: Document, files: RunFiles, samples: list[dict], grid: list[dict], s: ReportSettings) -> None:
+    from pipeline.report.figures import compile_by_temperature, length_histogram
+
+    summ = files.json("samples/summary.json")
+    sm = summ.get("samples", {})
+    doc.heading("Samples")
+    st = summ.get("settings", {})
+    if sm.get("n"):
+        doc.para(f"{sm['n']} samples ({'syntax-aware' if st.get('syntax') else 'plain'} decoding, T={st.get('temperature')}, "
+                 f"seed {st.get('seed')}): compile rate **{pct(sm['compile_rate'])}**, each judged in its own sampled "
+                 f"environment; ended by the length limit {pct(sm['length_limited'])}; mean length "
+                 f"{num(sm.get('mean_tokens'), '{:.1f}')} tokens (real test equations: "
+                 f"{num(sm.get('real_test_mean_tokens'), '{:.1f}')}).")
+        doc.table(["conditioning", "samples", "compile rate"],
+                  [[k, v["n"], pct(v["compile_rate"])] for k, v in sm.get("per_conditioning", {}).items()])
+    g = summ.get("grid", {})
+    if g:
+        doc.heading("Syntax-aware vs plain, by temperature", 3)
+        doc.figure(compile_by_temperature(_grid_rates(summ)),
+                   f"Compile rate by temperature ({next(iter(g.values()))['n']} samples a setting, samples/grid.jsonl).",
+                   "compile rate by temperature")
+        doc.table(["setting", "samples", "compile rate", "ended by length limit", "mean tokens", "in training set"],
+                  [[k, v["n"], pct(v["compile_rate"]), pct(v["length_limited"]), num(v.get("mean_tokens"), "{:.1f}"),
+                    pct(v["in_training_set"])] for k, v in g.items()])
+        topics = sorted({t for v in g.values() for t in v.get("per_topic", {})})
+        keys = list(g)
+        doc.heading("Compile rate per topic and setting", 3)
+        doc.table(["topic", *keys], [[t, *[pct(g[k]["per_topic"].get(t)) for k in keys]] for t in topics])
+    if sm.get("n"):
+        doc.heading("Novelty and diversity", 3)
+        nc = sm.get("near_copies", {})
+        doc.para(f"Not in the training set (exact match after normalisation): **{pct(1 - sm['in_training_set'])}**. "
+                 f"Near copies ({nc.get('definition', '')}): {nc.get('near', 0)} of {nc.get('checked', 0)} checked.")
+        dn = sm.get("distinct_n", {})
+        doc.table(["n", "distinct n-grams, samples", "distinct n-grams, real test equations"],
+                  [[n, num(v.get("samples")), num(v.get("real_test"))] for n, v in dn.items()])
+        doc.para("Distinct-n: distinct n-grams over all n-grams, for equal numbers of sampled and real test equations.")
+    real_len = []
+    with open(files.path("prepared/equations.jsonl"), encoding="utf-8") as fh:
+        for line in fh:
+            if '"split": "test"' in line:
+                real_len.append(int(json.loads(line)["n_tokens"]))
+    lengths = {"samples": [len(r["tokens"]) for r in samples], "real test equations": real_len}
+    doc.figure(length_histogram(lengths, int(st.get("max_len") or 200)),
+               "Length distribution (tokens) of this run's samples and of the real test equations.", "lengths")
+    from pipeline.texcheck.logparse import error_kind
+
+    errors = Counter()
+    example: dict[str, str] = {}
+    for r in [*samples, *grid]:
+        if r.get("compiles") is False:
+            e = error_kind(r.get("error") or "") or "unknown"  # the message with names and lines abstracted
+            errors[e] += 1
+            example.setdefault(e, r["latex"])
+    if errors:
+        doc.heading("Top compile errors", 3)
+        total = sum(1 for r in [*samples, *grid] if r.get("compiles") is not None)
+        doc.para(f"Over all {total:,} samples of samples.jsonl and grid.jsonl (every setting), {sum(errors.values()):,} "
+                 "did not compile.")
+        doc.table(["error", "count", "example"],
+                  [[e, c, f"`{example[e][:160]}`"] for e, c in errors.most_common(s.top_errors)], align="lrl")
+
+
+def _equation_tables(doc: Document, files: RunFiles, samples: list[dict], names: list[str], s: ReportSettings,
+                     b: Built) -> None:
+    doc.heading("Generated equations by topic")
+    doc.para("Samples of this run that compile, typeset by the project's TeX installation (DVI to SVG).")
+    by: dict[int, list[dict]] = defaultdict(list)
+    for r in samples:
+        k = r["conditioning"].get("topic")
+        if k is not None and r.get("compiles"):
+            by[int(k)].append(r)
+    rows = []
+    for k, name in enumerate(names):
+        eqs = [_eq(r, b) for r in by.get(k, [])[: s.equations_per_topic]]
+        rows.append([f"**{name}**", eqs or ["(no compiling sample)"]])
+    doc.equations(["topic", "generated equations"], rows)
+    if files.exists("samples/context.jsonl"):
+        ctx: dict[str, list[dict]] = defaultdict(list)
+        for r in files.jsonl("samples/context.jsonl"):
+            ctx[r["conditioning"]["words"]].append(r)
+        doc.heading("Context words → inferred topics → generated equations")
+        rows = []
+        for words, rs in ctx.items():
+            inferred = ", ".join(f"{100 * p:.0f}% {name}" for _k, name, p in rs[0]["conditioning"]["inferred"])
+            eqs = [_eq(r, b, note="" if r.get("compiles") else "does not compile") for r in rs]
+            rows.append([words, inferred, eqs])
+        doc.equations(["context words", "inferred topics", "generated equations"], rows)
+
+
+def _eq(r: dict, b: Built, note: str = "") -> Equation:
+    from pipeline.report.render import display
+
+    e = Equation(display(r["latex"], r["env"], r.get("env_arg")), None, note, (r["latex"], r["env"], r.get("env_arg")))
+    b.to_render.append(e)
+    return e
+
+
+def _fidelity(doc: Document, files: RunFiles, samples: list[dict], names: list[str], s: ReportSettings) -> dict:
+    import numpy as np
+
+    from pipeline.latex.tokenizer import tokenize
+
+    theta = np.load(files.path("topics/theta.npy"))
+    ids = files.json("topics/theta_ids.json")
+    ids = ids.get("ids", ids) if isinstance(ids, dict) else ids
+    top = {pid: int(np.argmax(theta[i])) for i, pid in enumerate(ids)}
+    train, test = [], []
+    for r in files.jsonl("prepared/equations.jsonl"):
+        k = top.get(r["paper_id"])
+        if k is not None and r["split"] != "val":
+            (train if r["split"] == "train" else test).append((r["latex"], k))
+    if len(train) > s.fidelity.max_train:  # a seeded subsample, before the (slow) tokenising
+        pick = np.random.default_rng(s.fidelity.seed).choice(len(train), s.fidelity.max_train, replace=False)
+        train = [train[i] for i in sorted(pick)]
+    train = [(tokenize(x), k) for x, k in train]
+    test = [(tokenize(x), k) for x, k in test]
+    gen = [(r["tokens"], int(r["conditioning"]["topic"])) for r in samples if r["conditioning"].get("topic") is not None]
+    f = topic_fidelity(train, test, gen, s.fidelity)
+    doc.heading("Topic fidelity")
+    if "error" in f:
+        doc.para(f["error"])
+        return f
+    doc.para(f"A classifier ({f['classifier']}; {f['train_equations']:,} real training equations, each labelled with "
+             f"its paper's top topic; {f['train_classes']} classes) predicts the topic of an equation. Balanced accuracy "
+             "(mean recall over the classes present) on real test equations (labelled by their paper's inferred θ) and "
+             "on this run's samples (labelled by the topic they were conditioned on):")
+    rows = []
+    for label, v in (("real test equations", f["real_test"]),
+                     ("samples of the topics the real test equations have", f["samples_same_classes"]),
+                     ("samples of every topic", f["samples"])):
+        if v.get("n"):
+            rows.append([label, v["n"], v["classes"], pct(v["balanced_accuracy"]), pct(v["chance"]),
+                         pct(v["majority_baseline"])])
+    doc.table(["equations", "n", "classes present", "balanced accuracy", "chance", "majority baseline"], rows)
+    if f.get("samples_over_real") is not None:
+        doc.para(f"On the same topics, the samples' balanced accuracy is **{pct(f['samples_over_real'], 0)}** of the real "
+                 "test equations' (over different sets of topics balanced accuracies are not comparable: chance differs).")
+    if f["samples_of_unrecognisable_topics"]:
+        doc.para("Not scored (their topic is the top topic of no training paper, so no class exists): "
+                 + ", ".join(f"{names[k]} ({n})" for k, n in f["samples_of_unrecognisable_topics"].items()) + ".")
+    per = f["samples"].get("per_class", {})
+    if per:
+        doc.table(["topic", "samples", "recognised as their topic"],
+                  [[names[int(k)], v["n"], pct(v["recall"])] for k, v in per.items()])
+    return f
+
+
+def _how(doc: Document, files: RunFiles, s: ReportSettings) -> None:
+    doc.heading("How this run was made")
+    if s.seeds:
+        doc.para("Seeds: " + ", ".join(f"{k} {v}" for k, v in s.seeds.items()) + ".")
+    if s.versions:
+        doc.table(["software", "version"], [[k, v] for k, v in s.versions.items()], align="ll")
+    if files.exists("stages.json"):
+        st = files.json("stages.json")
+        rows = [[k, f"{v['wall_s']:.1f}", f"{v['cpu_s']:.1f}", "reused" if v.get("reused") else "ran", v.get("finished", "")]
+                for k, v in st.items()]
+        doc.para("Time per stage, as last run (`outputs/<run>/stages.json`; CPU includes worker processes and TeX):")
+        doc.table(["stage", "wall (s)", "CPU (s)", "", "finished (UTC)"], rows, align="lrrll")
+    if s.config_yaml:
+        doc.details("Configuration (resolved)", s.config_yaml)
+
+
+def _gallery(samples: list[dict], names: list[str], s: ReportSettings, b: Built) -> None:
+    by: dict[int, list[dict]] = defaultdict(list)
+    fails = []
+    for r in samples:
+        k = r["conditioning"].get("topic")
+        name = names[int(k)] if k is not None else r["conditioning"].get("words", "other")
+        if r.get("compiles"):
+            by[int(k) if k is not None else -1].append(r)
+        elif len(fails) < s.gallery_failures:
+            fails.append({**r, "name": name})
+    b.gallery_groups = [(names[k] if k >= 0 else "other conditioning", rs[: s.gallery_per_topic])
+                        for k, rs in sorted(by.items())]
+    b.gallery_failures = fails

@@ -1,0 +1,133 @@
+"""report: what a user reads. `python -m pipeline stage=report` writes outputs/<run>/report/:
+report.html (one self-contained page: plots and typeset equations inlined as SVG), report.md (the
+same numbers), gallery.pdf (samples typeset by topic, failures in an appendix) and report.json.
+Every number is read from the stages' files (pipeline/report/inputs.py names them); a missing one
+names the stage to run. Sections and definitions: docs/report.md.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline.runfolder import RunFolder
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig, folder: RunFolder) -> dict:
+    from pipeline.report.inputs import MissingOutput
+
+    try:
+        return _run(cfg, folder)
+    except MissingOutput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def settings(cfg: DictConfig):
+    from pipeline.report.build import ReportSettings
+    from pipeline.report.fidelity import FidelitySettings
+
+    r = cfg.report
+    f = r.fidelity
+    return ReportSettings(
+        equations_per_topic=int(r.equations_per_topic), gallery_per_topic=int(r.gallery.per_topic),
+        gallery_failures=int(r.gallery.failures), top_errors=int(r.top_errors),
+        fidelity=FidelitySettings(max_train=int(f.max_train), ngram_max=int(f.ngram_max), min_df=int(f.min_df),
+                                  max_features=int(f.max_features), C=float(f.C), seed=int(f.seed)),
+        config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
+        seeds={"run": int(cfg.seed), "topics": int(cfg.topics.seed), "datamodule": int(cfg.datamodule.seed),
+               "sample": int(cfg.sample.seed)},
+        versions=versions())
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from pipeline.texcheck.installation import tex_versions
+
+    out = {"python": platform.python_version()}
+    for pkg in ("torch", "pytorch-lightning", "gensim", "hydra-core", "numpy", "scikit-learn", "matplotlib"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    pdftex, live = tex_versions()
+    out["pdfTeX"] = f"{pdftex} ({live})" if pdftex else "not found"
+    try:
+        first = subprocess.run(["dvisvgm", "--version"], capture_output=True, text=True, timeout=20).stdout.split("\n")[0]
+        out["dvisvgm"] = first.split()[-1] if first else "unknown"
+    except (OSError, subprocess.TimeoutExpired):
+        out["dvisvgm"] = "not found"
+    return out
+
+
+def _run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
+    from pipeline.atomic import write_text
+    from pipeline.fingerprint import code_fingerprint
+    from pipeline.report.build import build_report
+    from pipeline.report.gallery import build_gallery
+    from pipeline.report.inputs import RunFiles
+    from pipeline.report.render import available, render_svgs
+    from pipeline.texcheck.preamble import Preamble
+
+    t0 = time.perf_counter()
+    files = RunFiles(folder.root)
+    files.check()
+    out = folder.for_output().root / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    r = cfg.report
+    key = {"inputs": files.fingerprint(), "code": code_fingerprint("report/*.py", "stages/report.py"),
+           "settings": hashlib.sha256(json.dumps(OmegaConf.to_container(r, resolve=True), sort_keys=True).encode())
+           .hexdigest()[:16], "tex": OmegaConf.to_container(cfg.tex, resolve=True)}
+    before = _read_json(out / "report.json")
+    wanted = ["report.html", "report.md"] + (["gallery.pdf"] if r.gallery.enabled else [])
+    if r.reuse and before.get("key") == key and all((out / f).exists() for f in wanted):
+        log.info("report: reused %s (inputs and settings unchanged; report.reuse=false builds it again)", out)
+        return {**before, "reused": True}
+
+    s = settings(cfg)
+    built = build_report(files, s)
+    tex = cfg.tex
+    preamble = Preamble.from_settings(tex.preamble_file, tex.documentclass, tex.packages)
+    missing = available()
+    if missing:
+        log.warning("report: %s not found, so equations are shown as LaTeX source; run scripts/setup.sh "
+                    "(it installs dvisvgm and TeX Live)", missing)
+    elif built.to_render:
+        svgs = render_svgs([e.source for e in built.to_render], preamble, float(r.render_timeout_s))
+        for e, svg in zip(built.to_render, svgs):
+            e.svg = svg
+    write_text(out / "report.md", built.document.markdown())
+    write_text(out / "report.html", built.document.html())
+    gallery_error = None
+    if r.gallery.enabled:
+        gallery_error = build_gallery(built.gallery_groups, built.gallery_failures, preamble, out / "gallery.pdf",
+                                      f"Generated equations, run {folder.root.name}", float(r.gallery.timeout_s))
+        if gallery_error:
+            log.warning("report: %s", gallery_error)
+    result = {"key": key, "figures": built.figures, "gallery_error": gallery_error,
+              "typeset": sum(e.svg is not None for e in built.to_render), "to_typeset": len(built.to_render),
+              "seconds": round(time.perf_counter() - t0, 1)}
+    write_text(out / "report.json", json.dumps(result, indent=1))
+    fid = built.figures.get("fidelity", {})
+    log.info("report: %s and report.md%s in %.1f s; topic fidelity: samples %s of real test equations",
+             out / "report.html", " and gallery.pdf" if r.gallery.enabled and not gallery_error else "",
+             result["seconds"], f"{100 * fid['samples_over_real']:.0f}%" if fid.get("samples_over_real") else "n/a")
+    return result
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

@@ -1,0 +1,88 @@
+"""The report stage on a tiny run: it builds from the stages' files, shows what they hold, and
+names the stage to run when one is missing."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from pipeline.report.document import scope_svg_ids
+from tests.conftest import CORPUS, copy_run, run_pipeline
+
+pytestmark = pytest.mark.skipif(not (CORPUS / "folders").exists(), reason="shared corpus not present")
+
+SAMPLE = ["sample.n=6", "sample.grid.n=12", "sample.grid.temperatures=[0.7,1.0]", "sample.context_n=2",
+          "sample.context_examples=[group element,probability random variable]"]
+
+
+@pytest.fixture(scope="module")
+def reported(tiny_trained):
+    outputs, common = tiny_trained
+    copy_run(outputs, "reported", ("prepared", "validate", "topics", "train"), source="trained")
+    r = run_pipeline("stage=sample", "run=reported", *common, *SAMPLE)
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = run_pipeline("stage=report", "run=reported", *common)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return outputs / "reported", common
+
+
+def test_report_builds_from_a_tiny_run(reported):
+    run, _ = reported
+    out = run / "report"
+    html = (out / "report.html").read_text(encoding="utf-8")
+    md = (out / "report.md").read_text(encoding="utf-8")
+    # self-contained: nothing fetched from elsewhere
+    assert not re.search(r"""(src|href)=["'](https?:|//|file:)""", html)
+    assert "<script" not in html and "<link" not in html
+    assert html.count("<svg") >= 4  # plots and typeset equations
+    names = json.loads((run / "topics" / "names.json").read_text())["names"]
+    summary = json.loads((run / "samples" / "summary.json").read_text())
+    metrics = json.loads((run / "train" / "metrics.json").read_text())
+    for text in (html, md):
+        assert all(n in text for n in names)
+        assert f"{100 * summary['grid']['T=1,syntax']['compile_rate']:.1f}%" in text
+        assert f"{metrics['test']['true']['perplexity']:.3f}" in text
+    for section in ("Data", "Topics in scientific texts", "Model", "Samples", "Generated equations by topic",
+                    "Topic fidelity", "How this run was made"):
+        assert f"## {section}" in md
+    assert (out / "gallery.pdf").read_bytes()[:5] == b"%PDF-"
+    tex = (out / "gallery.tex").read_text(encoding="utf-8")
+    assert "\\begin{minipage}" in tex and tex.count("\\subsection*") >= 1
+    fid = json.loads((out / "report.json").read_text())["figures"]["fidelity"]
+    assert fid["real_test"]["n"] > 0 and 0 <= fid["real_test"]["balanced_accuracy"] <= 1
+
+
+def test_a_changed_stage_output_changes_the_report_and_unchanged_ones_reuse_it(reported):
+    run, common = reported
+    r = run_pipeline("stage=report", "run=reported", *common)
+    assert r.returncode == 0 and "report: reused" in r.stderr + r.stdout
+    path = run / "train" / "metrics.json"
+    saved = path.read_text()
+    m = json.loads(saved)
+    m["test"]["true"]["perplexity"] = 987.654321
+    path.write_text(json.dumps(m))
+    try:
+        r = run_pipeline("stage=report", "run=reported", *common)
+        assert r.returncode == 0, r.stderr[-2000:]
+        for f in ("report.md", "report.html"):
+            assert "987.654" in (run / "report" / f).read_text(encoding="utf-8")
+    finally:
+        path.write_text(saved)
+
+
+def test_a_missing_stage_output_names_the_stage_to_run(reported):
+    run, common = reported
+    copy_run(run.parent, "partial", ("prepared", "validate", "topics", "train"), source="reported")
+    r = run_pipeline("stage=report", "run=partial", *common)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "stage=sample" in r.stderr and "samples/summary.json" in r.stderr
+    shutil.rmtree(run.parent / "partial")
+
+
+def test_svg_ids_are_scoped_so_inlined_equations_do_not_share_glyphs():
+    svg = "<svg><defs><path id='g0-1' d='M0 0'/></defs><use xlink:href='#g0-1' x='1'/><g clip-path='url(#c1)'/></svg>"
+    a, b = scope_svg_ids(svg, "s1-"), scope_svg_ids(svg, "s2-")
+    assert "id='s1-g0-1'" in a and "xlink:href='#s1-g0-1'" in a and "url(#s1-c1)" in a
+    assert "s1-" not in b and "id='s2-g0-1'" in b
