@@ -274,17 +274,21 @@ def _samples(doc: Document, files: RunFiles, samples: list[dict], grid: list[dic
                "Length distribution (tokens) of this run's samples and of the real test equations.", "lengths")
     from pipeline.texcheck.logparse import error_kind
 
-    errors = Counter()
-    example: dict[str, str] = {}
-    for r in [*samples, *grid]:
-        if r.get("compiles") is False:
+    syntax_default = bool(st.get("syntax", True))
+    for mode, rows in (("syntax-aware", [r for r in samples if syntax_default] + [r for r in grid if r.get("syntax")]),
+                       ("plain", [r for r in samples if not syntax_default] + [r for r in grid if not r.get("syntax")])):
+        judged = [r for r in rows if r.get("compiles") is not None]
+        bad = [r for r in judged if r.get("compiles") is False]
+        if not bad:
+            continue
+        errors: Counter = Counter()
+        example: dict[str, str] = {}
+        for r in bad:
             e = error_kind(r.get("error") or "") or "unknown"  # the message with names and lines abstracted
             errors[e] += 1
             example.setdefault(e, r["latex"])
-    if errors:
-        doc.heading("Top compile errors", 3)
-        total = sum(1 for r in [*samples, *grid] if r.get("compiles") is not None)
-        doc.para(f"Over all {total:,} samples of samples.jsonl and grid.jsonl (every setting), {sum(errors.values()):,} "
+        doc.heading(f"Top compile errors, {mode} decoding", 3)
+        doc.para(f"{len(bad):,} of {len(judged):,} {mode} samples (samples.jsonl and grid.jsonl, every temperature) "
                  "did not compile.")
         doc.table(["error", "count", "example"],
                   [[e, c, f"`{example[e][:160]}`"] for e, c in errors.most_common(s.top_errors)], align="lrl")

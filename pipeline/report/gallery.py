@@ -24,22 +24,48 @@ def escape_text(s: str) -> str:
     return "".join(_TEXT_ESCAPES.get(c, c) for c in s)
 
 
+# Text width with 1.6 cm margins on A4 paper, in TeX points; a two-column cell is a bit under half.
+TEXT_PT = (210 - 2 * 16) / 25.4 * 72.27
+HALF_PT = 0.48 * TEXT_PT
+
+
+def _cell(r: dict, width: str, box_pt: float) -> str:
+    """One equation in a minipage of `width`; wider than the cell (`_width_pt`, measured by the
+    renderer), it is typeset at its natural width and scaled down to fit, so cells never overlap."""
+    eq = display(r["latex"], r["env"], r.get("env_arg"))
+    w = r.get("_width_pt")
+    if w is not None and w > box_pt:
+        eq = (f"\\resizebox{{\\linewidth}}{{!}}{{\\begin{{minipage}}{{{w + 6:.1f}pt}}" + eq + "\\end{minipage}}")
+    return f"\\begin{{minipage}}[t]{{{width}}}\\small\n" + eq + "\n\\end{minipage}"
+
+
 def gallery_tex(groups: Sequence[tuple[str, Sequence[dict]]], failures: Sequence[dict], preamble: Preamble,
                 title: str) -> str:
-    """The document: per (topic name, samples) a section of minipage cells; then the failures."""
+    """The document: per (topic name, samples) a section of minipage cells, two a row, or a row of
+    its own for an equation wider than half the page (`_width_pt` when known); then the failures."""
     pre = preamble.text.rstrip("\n") + "\n" + (
-        "\\usepackage[margin=1.6cm]{geometry}\n\\usepackage{listings}\n"
+        "\\usepackage[a4paper,margin=1.6cm]{geometry}\n\\usepackage{graphicx}\n\\usepackage{listings}\n"
         "\\lstset{basicstyle=\\ttfamily\\small,breaklines=true,breakatwhitespace=false,columns=fullflexible}\n"
         "\\setlength{\\parindent}{0pt}\n")
     body = [f"\\section*{{{escape_text(title)}}}"]
     for name, rows in groups:
         body.append(f"\\subsection*{{{escape_text(name)}}}")
-        for i in range(0, len(rows), 2):
-            cells = []
-            for r in rows[i : i + 2]:
-                cells.append("\\begin{minipage}[t]{0.48\\textwidth}\\small\n" + display(r["latex"], r["env"], r.get("env_arg"))
-                             + "\n\\end{minipage}")
-            body.append("\\noindent " + "\\hfill\n".join(cells) + "\\par\\medskip")
+        pending: list[dict] = []
+
+        def flush() -> None:
+            if pending:
+                body.append("\\noindent " + "\\hfill\n".join(_cell(r, "0.48\\textwidth", HALF_PT) for r in pending)
+                            + "\\par\\medskip")
+                pending.clear()
+        for r in rows:
+            if (r.get("_width_pt") or 0) > HALF_PT:
+                flush()
+                body.append("\\noindent " + _cell(r, "\\textwidth", TEXT_PT) + "\\par\\medskip")
+            else:
+                pending.append(r)
+                if len(pending) == 2:
+                    flush()
+        flush()
     if failures:
         body.append("\\appendix\\section*{Samples that did not compile}")
         for r in failures:

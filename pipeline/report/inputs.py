@@ -82,19 +82,38 @@ class RunFiles:
             return list(csv.DictReader(fh))
 
     def fingerprint(self) -> str:
-        """Changes whenever any input's content changes (stages rewrite unchanged files on a re-run,
-        so times say nothing). stages.json is left out: its timings change on every run."""
+        """Changes whenever what an input says changes. Stages rewrite unchanged files on a re-run
+        with new timings and cache counts, so JSON files are compared without those fields
+        (`VOLATILE`); stages.json, all timings, is left out."""
         h = hashlib.sha256()
         for rel in [r for r in [*REQUIRED, *OPTIONAL] if r != "stages.json"]:
             p = self.root / rel
             h.update(rel.encode())
             if not p.exists():
                 h.update(b":absent")
-                continue
-            with open(p, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
+            elif p.suffix == ".json":
+                try:
+                    h.update(json.dumps(_steady(json.loads(p.read_text(encoding="utf-8"))), sort_keys=True).encode())
+                except ValueError:
+                    h.update(p.read_bytes())
+            else:
+                with open(p, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(block)
         return h.hexdigest()[:20]
+
+
+VOLATILE = {"cached", "workers", "model_reused", "units_reused", "reused", "finished"}
+
+
+def _steady(obj: Any) -> Any:
+    """A JSON value without the fields that change on every run (timings, cache counts)."""
+    if isinstance(obj, dict):
+        return {k: _steady(v) for k, v in obj.items()
+                if k not in VOLATILE and "seconds" not in k and not k.endswith("_per_s")}
+    if isinstance(obj, list):
+        return [_steady(v) for v in obj]
+    return obj
 
 
 def _stage(rel: str) -> str:

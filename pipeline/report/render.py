@@ -72,6 +72,15 @@ def _render_chunk(eqs: Sequence[tuple[str, str, str | None]], preamble: Preamble
         return [_clean(p.read_text(encoding="utf-8")) for p in found]
 
 
+_WIDTH = re.compile(r"""<svg\b[^>]*?\bwidth=['"]([\d.]+)pt['"]""")
+
+
+def svg_width_pt(svg: str | None) -> float | None:
+    """The typeset width (TeX points) of an SVG made here: how wide the equation really is."""
+    m = _WIDTH.search(svg or "")
+    return float(m.group(1)) if m else None
+
+
 def _clean(svg: str) -> str:
     """The <svg> element alone (no XML declaration or comments), ready to inline."""
     m = _SVG_OPEN.search(svg)

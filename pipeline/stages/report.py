@@ -77,7 +77,7 @@ def _run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
     from pipeline.report.build import build_report
     from pipeline.report.gallery import build_gallery
     from pipeline.report.inputs import RunFiles
-    from pipeline.report.render import available, render_svgs
+    from pipeline.report.render import available, render_svgs, svg_width_pt
     from pipeline.texcheck.preamble import Preamble
 
     t0 = time.perf_counter()
@@ -103,10 +103,16 @@ def _run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
     if missing:
         log.warning("report: %s not found, so equations are shown as LaTeX source; run scripts/setup.sh "
                     "(it installs dvisvgm and TeX Live)", missing)
-    elif built.to_render:
-        svgs = render_svgs([e.source for e in built.to_render], preamble, float(r.render_timeout_s))
-        for e, svg in zip(built.to_render, svgs):
-            e.svg = svg
+    else:
+        if built.to_render:
+            svgs = render_svgs([e.source for e in built.to_render], preamble, float(r.render_timeout_s))
+            for e, svg in zip(built.to_render, svgs):
+                e.svg = svg
+        # the gallery lays out by width: a wide equation gets a row of its own, scaled if need be
+        cells = [row for _, rows in built.gallery_groups for row in rows]
+        svgs = render_svgs([(c["latex"], c["env"], c.get("env_arg")) for c in cells], preamble, float(r.render_timeout_s))
+        for c, svg in zip(cells, svgs):
+            c["_width_pt"] = svg_width_pt(svg)
     write_text(out / "report.md", built.document.markdown())
     write_text(out / "report.html", built.document.html())
     gallery_error = None
