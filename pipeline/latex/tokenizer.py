@@ -76,9 +76,11 @@ def detokenize(tokens: Iterable[str]) -> str:
     out: list[str] = []
     text_end = -1
     for i, tok in enumerate(toks):
+        # a control word and a letter after it need a space, in text arguments too (there a real
+        # equation always has a space token between them; a sampled one may not)
+        if i and tok[:1] in ASCII_LETTERS and _ENDS_WORD.search(toks[i - 1]):
+            out.append(" ")
         if i > text_end:
-            if i and tok[:1] in ASCII_LETTERS and _ENDS_WORD.search(toks[i - 1]):
-                out.append(" ")
             if tok == "{" and i and toks[i - 1][1:] in TEXT_COMMANDS and toks[i - 1][:1] == "\\" and i in closes:
                 text_end = closes[i]
         out.append(tok)

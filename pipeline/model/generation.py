@@ -48,10 +48,30 @@ def training_equations(run_dir: Path) -> Iterator[tuple[str, list[str]]]:
                 yield e["env"], tokenize(e["latex"])
 
 
-def load_rules(run_dir: Path, vocab_file: Path, known: dict | None = None) -> Rules:
-    """The syntax rules of a run, derived from its training equations once and cached."""
+def probe_script_arguments(vocab: Vocabulary, rules: Rules, preamble=None, cache_dir: Path | None = None) -> set[str]:
+    """The control sequences of the vocabulary that TeX accepts as the unbraced argument of a
+    superscript: `x^\\tok` followed by the arguments the rules say it takes, one document each
+    (the texcheck library). Macros that expand to more than one token (`\\hat`, `\\cong`,
+    `\\sqrt`) fail there, primitives and math characters (`\\alpha`, `\\subseteq`) and a few
+    robust commands (`\\frac`, `\\mathrm`) pass."""
+    from pipeline.texcheck import Equation, Preamble, check
+
+    cands = [t for t in vocab.itos if t.startswith("\\") and "{" not in t and len(t) > 1 and t != "\\\\"]
+    eqs = []
+    for t in cands:
+        n, _ = rules.nargs.get(t[1:], (0, False))
+        eqs.append(Equation("x^" + t + "{a}" * n, "equation", None))
+    verdicts = check(eqs, preamble or Preamble(), cache_dir=cache_dir)
+    return {t for t, v in zip(cands, verdicts) if v.compiles}
+
+
+def load_rules(run_dir: Path, vocab_file: Path, known: dict | None = None, preamble=None,
+               cache_dir: Path | None = None) -> Rules:
+    """The syntax rules of a run, derived from its training equations once and cached (with TeX's
+    answers on unbraced script arguments)."""
     validated = run_dir / "validate" / "equations.validated.jsonl"
     key = file_sha256(vocab_file)[:16] + (file_sha256(validated)[:16] if validated.exists() else "all")
+    key += ":" + (preamble.hash if preamble is not None else "default")
     cache = run_dir / "samples" / "syntax_rules.json"
     if cache.exists():
         try:
@@ -61,6 +81,7 @@ def load_rules(run_dir: Path, vocab_file: Path, known: dict | None = None) -> Ru
         except (ValueError, KeyError):
             pass
     rules = derive_rules(training_equations(run_dir), known or {})
+    rules.script_ok = probe_script_arguments(Vocabulary.load(vocab_file), rules, preamble, cache_dir)
     from pipeline.atomic import write_text
 
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -85,14 +106,14 @@ class Generator:
 
     @classmethod
     def from_run(cls, run_dir: Path, model_file: Path | None = None, known: dict | None = None,
-                 device: str = "cpu") -> "Generator":
+                 device: str = "cpu", preamble=None, cache_dir: Path | None = None) -> "Generator":
         run_dir = Path(run_dir)
         model_file = model_file or run_dir / "train" / "model.pt"
         vocab_file = run_dir / "prepared" / "vocab.json"
         net, data = load_model(model_file)
         check_matches(data, run_dir, model_file)
         vocab = Vocabulary.load(vocab_file)
-        return cls(net, vocab, Grammar(vocab, load_rules(run_dir, vocab_file, known)), device)
+        return cls(net, vocab, Grammar(vocab, load_rules(run_dir, vocab_file, known, preamble, cache_dir)), device)
 
     def prefix_ids(self, env: str | None, prefix: str | None) -> list[int]:
         """Token ids every sequence starts with: the forced environment's token, then the prefix's."""

@@ -63,7 +63,8 @@ SPEC_ENVS = frozenset("array subarray tabular alignedat alignat".split())
 # expand to more than one token): spacing and dots. Reviewed by hand.
 NOT_ALONE = frozenset("\\" + n for n in (
     ", ; : ! > quad qquad enspace thinspace medspace thickspace negthinspace negmedspace negthickspace hfill "
-    "hspace dots ldots cdots vdots ddots dotsc dotsb dotsm dotsi dotso mathellipsis colon").split()) | {"\\ ", "~"}
+    "hspace dots ldots cdots vdots ddots dotsc dotsb dotsm dotsi dotso mathellipsis colon "
+    "tiny scriptsize footnotesize small normalsize large Large LARGE huge Huge").split()) | {"\\ ", "~"}
 # At most this many `&` a row (amsmath's limits; the training equations may raise them, never lower).
 MAX_AMPS = {"eqnarray": 2, "cases": 1, "dcases": 1, "rcases": 1, "split": 1,
             **{m: 9 for m in ("matrix pmatrix bmatrix Bmatrix vmatrix Vmatrix smallmatrix psmallmatrix bsmallmatrix "
@@ -80,7 +81,7 @@ ROW_ENDS = frozenset(["\\\\", "\\cr", "\\crcr"])
 NEVER = frozenset("\\" + n for n in (
     "fi else or if ifx ifnum ifdim ifodd ifmmode ifvmode ifhmode ifinner ifcase iftrue iffalse ifcat csname "
     "endcsname expandafter noexpand def edef gdef xdef let futurelet global long outer par endinput input "
-    "include begin end item newline linebreak pagebreak newpage clearpage").split())
+    "include begin end item newline linebreak pagebreak newpage clearpage mathchar mathchoice").split())
 # Commands followed by a dimension without braces (`\\hskip 2em`, `\\mkern-3mu`).
 BARE_DIM = frozenset("\\" + n for n in "hskip vskip kern mkern mskip".split())
 
@@ -130,6 +131,10 @@ class Rules:
     max_amps: dict[str, int]                # environment -> most `&` in one of its rows
     seen_math: set[str]                     # tokens of the training equations in math (not in text)
     limits_after: set[str]                  # tokens `\\limits`/`\\nolimits` follow (operators)
+    # control sequences TeX takes as the unbraced argument of ^ or _ (`x^\\alpha`, `x^\\frac12`, not
+    # `x^\\hat a` or `x^\\cong`, macros that expand to more than one token): asked of TeX by
+    # `generation.probe_script_arguments`; None = not asked, every single token allowed
+    script_ok: set[str] | None = None
 
     def to_json(self) -> str:
         return json.dumps({"nargs": {k: list(v) for k, v in sorted(self.nargs.items())},
@@ -140,7 +145,8 @@ class Rules:
                            "seen": sorted(self.seen), "spec_tokens": sorted(self.spec_tokens),
                            "dim_tokens": sorted(self.dim_tokens), "unbraced": sorted(self.unbraced),
                            "delims": sorted(self.delims), "max_amps": self.max_amps,
-                           "seen_math": sorted(self.seen_math), "limits_after": sorted(self.limits_after)},
+                           "seen_math": sorted(self.seen_math), "limits_after": sorted(self.limits_after),
+                           "script_ok": sorted(self.script_ok) if self.script_ok is not None else None},
                           indent=1, ensure_ascii=False)
 
     @classmethod
@@ -150,7 +156,7 @@ class Rules:
                    {k: tuple(v) for k, v in d["env_args"].items()}, set(d["arg_nl"]), set(d["arg_amp"]),
                    set(d["text_tokens"]), set(d["arg_text"]), set(d["seen"]), set(d["spec_tokens"]),
                    set(d["dim_tokens"]), set(d["unbraced"]), set(d["delims"]), d["max_amps"], set(d["seen_math"]),
-                   set(d["limits_after"]))
+                   set(d["limits_after"]), set(d["script_ok"]) if d.get("script_ok") is not None else None)
 
 
 _SIZED = re.compile(r"\\(left|right|middle)(?:[().\[\]|/<>]|\\[{}|]|\\(?:" + "|".join(DELIMITER_WORDS) + r"))?")
@@ -432,8 +438,10 @@ class Grammar:
         self.brace_first, self.brace_rest, self.delim_arg = brace_first, brace_rest, delim_arg
 
         atoms = (cls == C_ATOM) | (cls == C_RBRACK) | (cls == C_LBRACK)
-        # A single-token argument: one the training equations use unbraced, or one character.
+        # A single-token argument (anything but spacing and dots); after ^ and _ only what TeX takes
+        # there unbraced (`script_ok`, asked of TeX; a character always).
         self.arg_atom = atoms & ~torch.tensor([t in NOT_ALONE for t in itos])
+        self.script_ok = torch.tensor([rules.script_ok is None or len(t) == 1 or t in rules.script_ok for t in itos])
         self.delim_atom = atoms & (torch.tensor([t in rules.delims for t in itos])
                                    | torch.tensor([t in "()[]|./<>" and len(t) == 1 for t in itos]))
         self._build_tables(itos, cls, torch.tensor([t in rules.seen_math for t in itos]))
@@ -583,7 +591,7 @@ class Grammar:
         dev = torch.device(device)
         for name in ("cls", "nargs", "opt", "env_of", "brace_first", "brace_rest", "delim_arg", "table", "trans",
                      "child", "resume", "automaton", "arg_atom", "delim_atom", "env_tokens", "amp_cap", "codes",
-                     "closer_of_kind", "finish_token", "limits_ok", "limits_ids", "column", "star"):
+                     "closer_of_kind", "finish_token", "limits_ok", "limits_ids", "column", "star", "script_ok"):
             setattr(self, name, getattr(self, name).to(dev))
         self._device = dev
         return self
@@ -608,7 +616,7 @@ class Grammar:
                     # TeX skips blanks while it looks for an argument
                     arg = self.arg_atom.unsqueeze(0) & base | lbrace.unsqueeze(0) | space.unsqueeze(0) & base
                     if script:
-                        arg |= cmd.unsqueeze(0)
+                        arg = (arg | cmd.unsqueeze(0)) & (self.script_ok | lbrace | space).unsqueeze(0)
                 if opt:
                     arg |= lbrack.unsqueeze(0)
                 base = arg

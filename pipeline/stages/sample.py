@@ -55,11 +55,12 @@ def _generator(cfg: DictConfig, root: Path):
     from pipeline.texcheck.preamble import Preamble
 
     tex = cfg.tex
-    known = known_commands(Preamble.from_settings(tex.preamble_file, tex.documentclass, tex.packages),
-                           Path(tex.cache_dir) if tex.cache_dir else None)
+    preamble = Preamble.from_settings(tex.preamble_file, tex.documentclass, tex.packages)
+    cache = Path(tex.cache_dir) if tex.cache_dir else None
+    known = known_commands(preamble, cache)
     ck = str(cfg.sample.checkpoint)
     model_file = root / "train" / "model.pt"
-    gen = Generator.from_run(root, model_file, known)
+    gen = Generator.from_run(root, model_file, known, preamble=preamble, cache_dir=cache)
     if ck == "last" or ck.endswith(".ckpt"):
         # Lightning's checkpoint of this run (made by this project's train stage): its weights only
         ckpt = root / "train" / "checkpoints" / "last.ckpt" if ck == "last" else Path(ck)
@@ -68,7 +69,7 @@ def _generator(cfg: DictConfig, root: Path):
         state = torch_load(ckpt)["state_dict"]
         gen.net.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("net.")})
     elif ck not in ("best", str(model_file)):
-        gen = Generator.from_run(root, Path(ck), known)
+        gen = Generator.from_run(root, Path(ck), known, preamble=preamble, cache_dir=cache)
     return gen
 
 
