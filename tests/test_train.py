@@ -64,6 +64,16 @@ def test_train_writes_a_model_file_metrics_and_curves(tiny):
     assert list(csv.DictReader((train / "curves" / "metrics.csv").open())) == rows
     assert json.loads((train / "metrics.json").read_text())["test"]["true"]["perplexity"] == pytest.approx(
         m["test"]["true"]["perplexity"], rel=1e-6)
+    # the no-topic network, trained for as many steps; a killed ablation continues from its checkpoint
+    r = run_pipeline("stage=train", "run=full", *common, "train.ablation=true",
+                     "+callbacks.killer._target_=tests.helpers.KillAtStep", "+callbacks.killer.step=25")
+    assert r.returncode == -9 and (train / "ablation" / "checkpoints" / "last.ckpt").exists()
+    r = run_pipeline("stage=train", "run=full", *common, "train.ablation=true")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "ablation resuming from" in r.stdout + r.stderr
+    none = json.loads((train / "metrics.json").read_text())["none"]
+    assert none["steps"] == 40 and 1 < none["test"]["perplexity"] < len(vocab)
+    assert none["test"]["perplexity"] != pytest.approx(m["test"]["true"]["perplexity"], rel=1e-6)
 
 
 def test_a_killed_run_resumes_and_ends_where_an_uninterrupted_run_ends(tiny):

@@ -301,13 +301,24 @@ def _ablation(cfg: DictConfig, dm, net_cfg, root: Path, out: Path, settings: dic
     main = _read_json(out / "metrics.json")
     sub = out / "ablation"
     sub.mkdir(exist_ok=True)
-    shutil.rmtree(sub / "checkpoints", ignore_errors=True)
+    steps = int(main.get("steps") or cfg.trainer.max_steps)
+    # A killed ablation continues like the main run does, but only from checkpoints of the same settings,
+    # data and step count; anything else starts it afresh (it is an experiment, so no refusal is needed).
+    wanted = {"settings": settings, "data": record, "steps": steps}
+    last = sub / "checkpoints" / "last.ckpt"
+    resume_from = last if cfg.train.resume and last.exists() and _read_json(sub / "run.json") == wanted else None
+    if resume_from is None:
+        shutil.rmtree(sub / "checkpoints", ignore_errors=True)
+        shutil.rmtree(sub / "curves", ignore_errors=True)
+    else:
+        log.info("train: ablation resuming from %s (same settings, data and steps)", last)
+    write_text(sub / "run.json", json.dumps(wanted, indent=1))
     net = TopicLSTM(replace(net_cfg, topic_input="none"))
-    ablation_cfg = OmegaConf.merge(cfg, {"trainer": {"max_steps": int(main.get("steps") or cfg.trainer.max_steps)},
+    ablation_cfg = OmegaConf.merge(cfg, {"trainer": {"max_steps": steps},
                                          "callbacks": {"model_checkpoint": {"dirpath": str(sub / "checkpoints")}},
                                          "logger": {"csv": {"save_dir": str(sub)}}})
     module, trainer = _build(ablation_cfg, net, dm, sub)
-    trainer.fit(module, datamodule=dm)
+    trainer.fit(module, datamodule=dm, ckpt_path=str(resume_from) if resume_from else None)
     _load_weights(net, _best_checkpoint(trainer, sub / "checkpoints" / "last.ckpt"))
     save_model(sub / "model.pt", net, record | {"vocab": dm.vocab.itos, "global_step": int(trainer.global_step)})
     t = cfg.train
