@@ -169,6 +169,8 @@ def _run(cfg: DictConfig, root: Path, out: Path) -> dict:
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=dm, ckpt_path=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - t0
+    if not cfg.trainer.fast_dev_run:
+        _warn_if_stopped_early(trainer, int(cfg.trainer.max_steps))
     if cfg.trainer.fast_dev_run:
         log.info("train: fast_dev_run: one training and one validation batch ran; nothing saved")
         return {"fast_dev_run": True, "steps": int(trainer.global_step)}
@@ -181,6 +183,19 @@ def _run(cfg: DictConfig, root: Path, out: Path) -> dict:
     extra = {"steps": int(trainer.global_step), "train_seconds_this_call": round(seconds, 1),
              "parameters": net.num_parameters(), "best_checkpoint": best.name}
     return _evaluate_and_write(cfg, dm, net, out, settings, record, extra=extra)
+
+
+def _warn_if_stopped_early(trainer, max_steps: int) -> None:
+    """Say so when training ended before max_steps: its figures then depend on why (early stopping on
+    validation loss is a result; the max_time cap is machine load)."""
+    if max_steps <= 0 or trainer.global_step >= max_steps:
+        return
+    early = any(getattr(c, "stopped_epoch", 0) or getattr(c, "wait_count", 0) >= getattr(c, "patience", 1 << 30)
+                for c in trainer.callbacks if type(c).__name__ == "EarlyStopping")
+    why = ("early stopping: validation loss stopped improving" if early else
+           "the trainer.max_time safety cap was reached (a slow or busy machine; raise it or free the machine, "
+           "then run again: training resumes from the last checkpoint)")
+    log.warning("train: stopped at step %d of %d: %s", trainer.global_step, max_steps, why)
 
 
 def _build(cfg: DictConfig, net, dm, out: Path):
@@ -314,11 +329,13 @@ def _ablation(cfg: DictConfig, dm, net_cfg, root: Path, out: Path, settings: dic
         log.info("train: ablation resuming from %s (same settings, data and steps)", last)
     write_text(sub / "run.json", json.dumps(wanted, indent=1))
     net = TopicLSTM(replace(net_cfg, topic_input="none"))
-    ablation_cfg = OmegaConf.merge(cfg, {"trainer": {"max_steps": steps},
+    # No time cap here: the comparison is at an equal number of steps, whatever the machine's load.
+    ablation_cfg = OmegaConf.merge(cfg, {"trainer": {"max_steps": steps, "max_time": None},
                                          "callbacks": {"model_checkpoint": {"dirpath": str(sub / "checkpoints")}},
                                          "logger": {"csv": {"save_dir": str(sub)}}})
     module, trainer = _build(ablation_cfg, net, dm, sub)
     trainer.fit(module, datamodule=dm, ckpt_path=str(resume_from) if resume_from else None)
+    _warn_if_stopped_early(trainer, steps)
     _load_weights(net, _best_checkpoint(trainer, sub / "checkpoints" / "last.ckpt"))
     save_model(sub / "model.pt", net, record | {"vocab": dm.vocab.itos, "global_step": int(trainer.global_step)})
     t = cfg.train
