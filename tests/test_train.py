@@ -74,6 +74,11 @@ def test_train_writes_a_model_file_metrics_and_curves(tiny):
     none = json.loads((train / "metrics.json").read_text())["none"]
     assert none["steps"] == 40 and 1 < none["test"]["perplexity"] < len(vocab)
     assert none["test"]["perplexity"] != pytest.approx(m["test"]["true"]["perplexity"], rel=1e-6)
+    gain = json.loads((train / "metrics.json").read_text())["test"]["true_vs_none"]
+    expected = 1 - m["test"]["true"]["perplexity"] / none["test"]["perplexity"]
+    assert gain["perplexity_reduction"] == pytest.approx(expected, rel=1e-6)
+    lo, hi = gain["perplexity_reduction_ci95"]
+    assert lo <= gain["perplexity_reduction"] <= hi
 
 
 def test_a_killed_run_resumes_and_ends_where_an_uninterrupted_run_ends(tiny):

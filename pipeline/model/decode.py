@@ -29,6 +29,7 @@ class DecodeSettings:
     max_len: int         # tokens after <bos>, <eos> included
     syntax: bool         # syntax-aware (Grammar) or plain sampling
     seed: int
+    eos_bias: float = 0.0  # added to <eos>'s logit before anything else (negative: longer equations)
 
 
 @dataclass
@@ -165,8 +166,12 @@ def sample(net: TopicLSTM, thetas: torch.Tensor, s: DecodeSettings, grammar: Gra
 
     logits = admit(min(batch_size, len(queue))) if queue else None
     while len(idx):
-        raw = torch.log_softmax(logits.float(), -1)
+        raw = torch.log_softmax(logits.float(), -1)  # the log-probability recorded is the raw model's
         masked = logits.float()
+        if s.eos_bias:
+            masked = masked.clone()
+            masked[:, eos_id] += s.eos_bias
+        wish = torch.log_softmax(masked, -1) if s.eos_bias else raw
         if grammar is not None:
             allow = grammar.allowed(gst)
             room = s.max_len - step
@@ -176,7 +181,7 @@ def sample(net: TopicLSTM, thetas: torch.Tensor, s: DecodeSettings, grammar: Gra
                 closing = grammar.closing(gst, allow)
                 allow = torch.where(near.unsqueeze(1), closing, allow)
                 limited |= near.cpu()
-            masked = _end_means_close(masked, raw, allow, gst, grammar, eos_id, closing)
+            masked = _end_means_close(masked, wish, allow, gst, grammar, eos_id, closing)
             masked = masked.masked_fill(~allow.to(masked.device), float("-inf"))
         if s.temperature <= 0:
             tok = masked.argmax(-1)

@@ -206,7 +206,8 @@ def _model(doc: Document, files: RunFiles) -> None:
                "papers"], table, align="llllrrr")
     test = m.get("test", {})
     gains = []
-    for key, label in (("true_vs_shuffled", "shuffled θ"), ("true_vs_uniform", "uniform θ")):
+    for key, label in (("true_vs_shuffled", "shuffled θ"), ("true_vs_uniform", "uniform θ"),
+                       ("true_vs_none", f"the no-topic network ({m.get('none', {}).get('steps')} steps)")):
         g = test.get(key)
         if g:
             ci = g.get("perplexity_reduction_ci95")

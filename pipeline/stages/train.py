@@ -310,8 +310,8 @@ def _ablation(cfg: DictConfig, dm, net_cfg, root: Path, out: Path, settings: dic
     (train.ablation=true), in train/ablation/; its figures join metrics.json as `none`."""
     from dataclasses import replace
 
-    from pipeline.model.network import TopicLSTM, save_model
-    from pipeline.train.evaluate import evaluate_splits
+    from pipeline.model.network import TopicLSTM, load_model, save_model
+    from pipeline.train.evaluate import evaluate_splits, network_gain
 
     main = _read_json(out / "metrics.json")
     sub = out / "ablation"
@@ -343,6 +343,13 @@ def _ablation(cfg: DictConfig, dm, net_cfg, root: Path, out: Path, settings: dic
                            seed=int(cfg.seed), batch_size=int(cfg.datamodule.eval_batch_size), variants=("true",),
                            autocast_dtype=_autocast_dtype(cfg))
     main["none"] = {"steps": int(trainer.global_step), **{s: v["true"] for s, v in none.items()}}
+    # paired over papers, like true vs shuffled θ: the two networks' losses on the same equations
+    topical, _ = load_model(out / "model.pt")
+    for split in none:
+        if isinstance(main.get(split), dict) and "true" in main[split]:
+            main[split]["true_vs_none"] = network_gain(topical, net, dm, split, bootstrap=int(t.bootstrap),
+                                                       seed=int(cfg.seed), batch_size=int(cfg.datamodule.eval_batch_size),
+                                                       autocast_dtype=_autocast_dtype(cfg))
     write_text(out / "metrics.json", json.dumps(main, indent=1))
     log.info("ablation (topic_input=none, %d steps): %s", trainer.global_step,
              {s: round(v["perplexity"], 3) for s, v in main["none"].items() if isinstance(v, dict)})

@@ -121,6 +121,17 @@ def paired_gain(loss_true: np.ndarray, loss_other: np.ndarray, ntok: np.ndarray,
     return out
 
 
+def network_gain(net_true: TopicLSTM, net_other: TopicLSTM, dm: Any, split: str, bootstrap: int, seed: int,
+                 batch_size: int, device: str = "cpu", autocast_dtype: torch.dtype | None = None) -> dict:
+    """`paired_gain` of one network over another on the same equations, both with the papers' true θ
+    (the no-topic network ignores it)."""
+    ds = dm.split(split)
+    theta = theta_variant(ds, "true", seed)
+    lt, ntok = equation_nll(net_true, ds, theta, batch_size, dm.vocab.bos_id, dm.vocab.pad_id, device, autocast_dtype)
+    lo, _ = equation_nll(net_other, ds, theta, batch_size, dm.vocab.bos_id, dm.vocab.pad_id, device, autocast_dtype)
+    return paired_gain(lt, lo, ntok, ds.paper, bootstrap, seed)
+
+
 def theta_variant(ds: EquationSplit, variant: str, seed: int) -> np.ndarray:
     """θ row of every equation of `ds` under a variant (see the module docstring)."""
     base = ds.theta[ds.theta_rows]
