@@ -356,8 +356,8 @@ class Grammar:
     """Token tables for a vocabulary and rules; `start`, `allowed`, `advance`, `needed_to_close`,
     `closing`. State per sequence: a stack of frames [B, D, F] (int64), depth [B], done [B]."""
 
-    F_KIND, F_PEND, F_PKIND, F_PCMD, F_OPT, F_SUP, F_SUB, F_ISARG, F_AMPS, F_CAP, F_OPER = range(11)
-    F = 11
+    F_KIND, F_PEND, F_PKIND, F_PCMD, F_OPT, F_SUP, F_SUB, F_ISARG, F_AMPS, F_CAP, F_OPER, F_PRIME = range(12)
+    F = 12
     BIG = 1 << 20
 
     def __init__(self, vocab: Vocabulary, rules: Rules, max_depth: int = 24) -> None:
@@ -478,10 +478,14 @@ class Grammar:
         child = torch.full((K,), k["brace"], dtype=torch.long)     # kind a plain `{` opens
         resume = torch.arange(K)                                   # kind a frame returns to after a child
         closes = torch.zeros(K, dtype=torch.bool)                  # `}` allowed (brace-like kinds)
+        # `\\` is harmless at the top of `equation` (amsmath ignores it there), `\cr` is not: TeX's
+        # own row end needs an alignment, so it goes only where `&` does
+        cr = torch.tensor([t in ("\\cr", "\\crcr") for t in itos])
         for e in range(E):
             table[e] = math_ok | (cls == C_END) & (self.env_of == e)
-            table[e] |= amp & bool(rules.env_amp.get(self.envs[e], False)) & (self.envs[e] not in NO_AMP)
-            table[e] |= nl & bool(rules.env_nl.get(self.envs[e], False))
+            columns = bool(rules.env_amp.get(self.envs[e], False)) and self.envs[e] not in NO_AMP
+            table[e] |= amp & columns
+            table[e] |= nl & bool(rules.env_nl.get(self.envs[e], False)) & (columns | ~cr)
         for name in ("brace", "brace_nl", "brace_all"):
             table[k[name]] = math_ok | (nl & (name != "brace")) | (amp & (name == "brace_all"))
             closes[k[name]] = True
@@ -683,7 +687,7 @@ class Grammar:
         pi = (d - 2).clamp(min=0)
         cur = frames[rows, ti].clone()
         par = frames[rows, pi].clone()
-        KD, P, PK, PC, OP, S, U, A, AM, CP, OR = range(self.F)
+        KD, P, PK, PC, OP, S, U, A, AM, CP, OR, PR = range(self.F)
         started = d > 0
         act = live & started
         owed = act & (cur[:, P] > 0)
@@ -707,6 +711,7 @@ class Grammar:
             where(m, frame, S, 0)
             where(m, frame, U, 0)
             where(m, frame, OP, 0)
+            where(m, frame, PR, 0)
 
         kind_top = cur[:, KD]
         # a command as a script's argument: the script now waits for the command's arguments
@@ -798,6 +803,11 @@ class Grammar:
         where(bare_done, par, OR, 0)
         new_atom(bare_done, par)
         popped = popped | bare_done
+        # A prime is a superscript that takes in the primes and the `^` right after it (`x''^2` is
+        # one superscript); anything else between ends it, so `x'_b^c` is a double superscript.
+        primed = act_rest & (cur[:, PR] == 1)
+        where(primed & ((c == C_SUB) | (c == C_SPACE)), cur, S, 1)
+        where(act_rest, cur, PR, (c == C_PRIME).long())
         # the environment token: the display frame
         is_env = live & ~started & (c == C_ENV)
         env_frame = torch.zeros(B, self.F, dtype=torch.long, device=tok.device)

@@ -41,12 +41,43 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
         sys.exit(2)
 
 
-def _decode_settings(s: DictConfig, temperature: float | None = None, syntax: bool | None = None):
+def _decode_settings(s: DictConfig, temperature: float | None = None, syntax: bool | None = None,
+                     eos_bias: float = 0.0):
     from pipeline.model.decode import DecodeSettings
 
     return DecodeSettings(temperature=float(s.temperature if temperature is None else temperature),
                           top_k=int(s.top_k or 0), top_p=float(s.top_p if s.top_p is not None else 1.0),
-                          max_len=int(s.max_len), syntax=bool(s.syntax if syntax is None else syntax), seed=int(s.seed))
+                          max_len=int(s.max_len), syntax=bool(s.syntax if syntax is None else syntax), seed=int(s.seed),
+                          eos_bias=float(eos_bias))
+
+
+def _eos_bias(cfg: DictConfig, gen, topics, root: Path) -> dict:
+    """sample.eos_bias: a number as given, or `auto`: calibrated so samples conditioned on training
+    papers' θ are as long, on average, as the training equations (pipeline/model/length.py)."""
+    import numpy as np
+    import torch
+
+    from pipeline.model.conditioning import ConditioningError
+    from pipeline.model.length import calibrate_eos_bias, training_lengths
+
+    s = cfg.sample
+    if str(s.eos_bias).strip().lower() != "auto":
+        try:
+            return {"setting": "fixed", "bias": float(s.eos_bias)}
+        except (TypeError, ValueError):
+            raise ConditioningError(f"sample.eos_bias={s.eos_bias!r}: give a number (0 = the raw model's lengths) "
+                                    "or auto") from None
+    papers, lengths = training_lengths(root)
+    if not len(lengths):
+        return {"setting": "auto", "bias": 0.0, "note": "no training equations to calibrate on"}
+    rng = np.random.default_rng(int(s.seed))
+    pick = rng.choice(len(papers), min(int(s.calibration_n), len(papers)), replace=False)
+    theta = np.stack([topics.paper_theta(papers[i]) for i in pick]).astype(np.float32)
+    info = calibrate_eos_bias(lambda th, st: gen.generate(th, st, int(s.batch_size)), torch.from_numpy(theta),
+                              float(lengths.mean()), _decode_settings(s))
+    log.info("sample: <eos> bias %+.3f: mean length %.1f tokens against the training equations' %.1f (bias 0: %.1f)",
+             info["bias"], info["mean_tokens"], info["target_mean_tokens"], info["rounds"][0][1])
+    return {"setting": "auto", **info}
 
 
 def _generator(cfg: DictConfig, root: Path):
@@ -126,7 +157,8 @@ def _run(cfg: DictConfig, folder: RunFolder) -> dict:
     reqs = requests(cfg, topics)
     gen = _generator(cfg, root)
     prefix = gen.prefix_ids(s.env, s.prefix)
-    settings = _decode_settings(s)
+    eos = _eos_bias(cfg, gen, topics, root)
+    settings = _decode_settings(s, eos_bias=eos["bias"])
     training = TrainingSet(root)
     rows: list[dict] = []
     partial = out / "samples.jsonl.partial"
@@ -151,12 +183,12 @@ def _run(cfg: DictConfig, folder: RunFolder) -> dict:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
     partial.unlink(missing_ok=True)
     _print_table(rows, s.only_compiling)
-    summary: dict[str, Any] = {"samples": _figures(rows, training, root, int(s.novelty_check))}
+    summary: dict[str, Any] = {"samples": _figures(rows, training, root, int(s.novelty_check)), "eos_bias": eos}
     if s.grid.enabled:
-        summary["grid"] = _grid(cfg, gen, topics, training, out)
+        summary["grid"] = _grid(cfg, gen, topics, training, out, eos["bias"])
     files = ["samples.jsonl"] + (["grid.jsonl"] if s.grid.enabled else [])
     if s.context_examples:
-        summary["context_examples"] = _context_examples(cfg, gen, topics, training, out)
+        summary["context_examples"] = _context_examples(cfg, gen, topics, training, out, eos["bias"])
         files.append("context.jsonl")
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     summary["settings"] = OmegaConf.to_container(s, resolve=True)
@@ -248,7 +280,7 @@ def _print_table(rows: list[dict], only_compiling: bool) -> None:
         print(f"{label[:28]:28s} {len(rs):5d} {100 * rate:7.1f}%  " + "   |   ".join(e[:60] for e in ex))
 
 
-def _grid(cfg: DictConfig, gen, topics, training, out: Path) -> dict:
+def _grid(cfg: DictConfig, gen, topics, training, out: Path, eos_bias: float) -> dict:
     """samples/grid.jsonl: `grid.n` samples for each temperature × syntax setting, cycling over the
     topics (the same θ and random streams for every setting)."""
     import numpy as np
@@ -265,7 +297,7 @@ def _grid(cfg: DictConfig, gen, topics, training, out: Path) -> dict:
     with atomic_open(out / "grid.jsonl") as fh:
         for temp in g.temperatures:
             for syn in g.syntax:
-                s = _decode_settings(cfg.sample, float(temp), bool(syn))
+                s = _decode_settings(cfg.sample, float(temp), bool(syn), eos_bias)
                 recs = gen.generate(th, s, int(cfg.sample.batch_size))
                 rows = []
                 for rec in recs:
@@ -322,7 +354,7 @@ def _inputs_key(cfg: DictConfig, root: Path) -> dict:
             "names_sha256": sha(root / "topics" / "names.json"), "vocab_sha256": sha(root / "prepared" / "vocab.json")}
 
 
-def _context_examples(cfg: DictConfig, gen, topics, training, out: Path) -> list[dict]:
+def _context_examples(cfg: DictConfig, gen, topics, training, out: Path, eos_bias: float) -> list[dict]:
     """samples/context.jsonl: for each of `sample.context_examples` (context words), the inferred
     topics and `context_n` samples — the lecture's "context words -> topics -> equations" table."""
     import numpy as np
@@ -332,7 +364,7 @@ def _context_examples(cfg: DictConfig, gen, topics, training, out: Path) -> list
     from pipeline.model.conditioning import ConditioningError
 
     s = cfg.sample
-    settings = _decode_settings(s)
+    settings = _decode_settings(s, eos_bias=eos_bias)
     found = []
     with atomic_open(out / "context.jsonl") as fh:
         for words in s.context_examples:
