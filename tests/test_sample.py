@@ -79,6 +79,33 @@ def test_the_same_seed_gives_the_same_samples_at_any_batch_size(random_generator
     assert [r.tokens for r in other] != [r.tokens for r in large]
 
 
+def test_eos_bias_calibration_reaches_the_target_length(random_generator):
+    from dataclasses import replace
+
+    from pipeline.model.length import calibrate_eos_bias
+
+    g = random_generator
+    theta = torch.full((300, 3), 1 / 3)
+    base = DecodeSettings(temperature=1.0, top_k=0, top_p=1.0, max_len=60, syntax=True, seed=4)
+    raw = [len(r.tokens) for r in g.generate(theta, base, 300)]
+    target = 0.5 * float(np.mean(raw))  # a random network rarely ends by itself: the bias must be raised
+    found = calibrate_eos_bias(lambda th, st: g.generate(th, st, 300), theta, target, base, rounds=6,
+                               bounds=(-3.0, 12.0))
+    assert found["bias"] > 0 and abs(found["mean_tokens"] / target - 1) < 0.1, found
+    assert found["rounds"][0] == [0.0, round(float(np.mean(raw)), 2)]
+    again = g.generate(theta, replace(base, eos_bias=found["bias"]), 300)
+    assert float(np.mean([len(r.tokens) for r in again])) == pytest.approx(found["mean_tokens"], abs=0.01)
+    # the recorded log-probability stays the raw model's: scoring a biased sample unbiased gives it back
+    short = g.generate(theta[:5], replace(base, eos_bias=found["bias"]), 5)
+    ids = [[g.vocab.stoi[env_token(r.env, r.env_arg)], *(g.vocab.stoi[t] for t in r.tokens), g.vocab.eos_id]
+           for r in short]
+    for r, seq in zip(short, ids):
+        x = torch.tensor([[g.vocab.bos_id, *seq[:-1]]])
+        logits, _ = g.net(x, theta[:1])
+        lp = torch.log_softmax(logits.float(), -1)[0, torch.arange(len(seq)), torch.tensor(seq)].sum()
+        assert float(lp.detach()) == pytest.approx(r.logprob, abs=1e-3)
+
+
 def test_prefix_and_forced_environment(random_generator):
     g = random_generator
     ids = g.prefix_ids("align", "x&=\\frac{")
@@ -160,6 +187,8 @@ def test_sample_stage_writes_checked_samples(tiny_trained):
     assert {g["setting"] for g in grid} == {"T=1,syntax", "T=1,plain"} and len(grid) == 24
     summary = json.loads((out / "summary.json").read_text())
     assert 0 <= summary["samples"]["compile_rate"] <= 1 and "T=1,syntax" in summary["grid"]
+    assert summary["eos_bias"]["setting"] == "auto" and summary["eos_bias"]["rounds"][0][0] == 0.0
+    assert all(r["settings"]["eos_bias"] == summary["eos_bias"]["bias"] for r in rows)
     # by name, with a forced environment
     r = run_pipeline("stage=sample", "run=sampled", *common, f"sample.topic={names[1]}", "sample.n=3",
                      "sample.env=align", "sample.grid.enabled=false")
@@ -176,6 +205,8 @@ def test_context_words_and_mismatched_models_are_refused_clearly(tiny_trained):
     assert r.returncode == 2 and "none of the context words" in r.stderr and "Traceback" not in r.stderr
     r = run_pipeline("stage=sample", "run=refuse", *common, "sample.topic=no-such-topic", "sample.grid.enabled=false")
     assert r.returncode == 2 and "no topic named" in r.stderr
+    r = run_pipeline("stage=sample", "run=refuse", *common, "sample.eos_bias=longer", "sample.grid.enabled=false")
+    assert r.returncode == 2 and "sample.eos_bias='longer'" in r.stderr and "Traceback" not in r.stderr
     vocab = outputs / "refuse" / "prepared" / "vocab.json"
     blob = json.loads(vocab.read_text())
     blob["tokens"].append("\\extratoken")
