@@ -241,6 +241,14 @@ def _samples(doc: Document, files: RunFiles, samples: list[dict], grid: list[dic
                  f"environment; ended by the length limit {pct(sm['length_limited'])}; mean length "
                  f"{num(sm.get('mean_tokens'), '{:.1f}')} tokens (real test equations: "
                  f"{num(sm.get('real_test_mean_tokens'), '{:.1f}')}).")
+        eb = summ.get("eos_bias") or {}
+        if eb.get("setting") == "auto" and eb.get("rounds"):
+            doc.para(f"`<eos>` bias {eb['bias']:+.3f} (`sample.eos_bias=auto`): samples conditioned on training papers' θ "
+                     f"come to {num(eb.get('mean_tokens'), '{:.1f}')} tokens on average against the training equations' "
+                     f"{num(eb.get('target_mean_tokens'), '{:.1f}')}; the raw model (bias 0) wrote "
+                     f"{num(eb['rounds'][0][1], '{:.1f}')}. Every setting below uses the same bias.")
+        elif eb:
+            doc.para(f"`<eos>` bias {float(eb.get('bias', 0)):+.3f} (fixed by `sample.eos_bias`).")
         doc.table(["conditioning", "samples", "compile rate"],
                   [[k, v["n"], pct(v["compile_rate"])] for k, v in sm.get("per_conditioning", {}).items()])
     g = summ.get("grid", {})

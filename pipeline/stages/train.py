@@ -319,7 +319,11 @@ def _ablation(cfg: DictConfig, dm, net_cfg, root: Path, out: Path, settings: dic
     steps = int(main.get("steps") or cfg.trainer.max_steps)
     # A killed ablation continues like the main run does, but only from checkpoints of the same settings,
     # data and step count; anything else starts it afresh (it is an experiment, so no refusal is needed).
-    wanted = {"settings": settings, "data": record, "steps": steps}
+    # the no-topic network does not depend on where or how θ would enter: a run that changes only
+    # those can keep its ablation
+    net_settings = {**settings["model"]["net"], "topic_input": "none", "topic_scale": None}
+    wanted = {"settings": {**settings, "model": {**settings["model"], "net": net_settings}}, "data": record,
+              "steps": steps}
     last = sub / "checkpoints" / "last.ckpt"
     resume_from = last if cfg.train.resume and last.exists() and _read_json(sub / "run.json") == wanted else None
     if resume_from is None:
