@@ -119,6 +119,18 @@ def test_changed_settings_are_not_resumed_silently(tiny):
     assert r.returncode == 0, r.stderr[-2000:]
 
 
+def test_validation_once_an_epoch_and_a_run_that_ends_before_it(tiny):
+    """experiment=paper validates once an epoch; a run whose max_steps ends inside the first epoch
+    (as its 300-step measurement does) finishes and is scored all the same."""
+    outputs, common = tiny
+    _copy_run(outputs, "epochwise")
+    r = run_pipeline("stage=train", "run=epochwise", *common, "trainer.val_check_interval=1.0",
+                     "trainer.check_val_every_n_epoch=1", "trainer.max_steps=3", "train.evaluate_test=false")
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = json.loads((outputs / "epochwise" / "train" / "metrics.json").read_text())
+    assert m["steps"] == 3 and m["val"]["true"]["perplexity"] > 1
+
+
 def test_missing_inputs_name_the_stage_to_run(tmp_path):
     r = run_pipeline("stage=train", "run=nothing", f"paths.outputs={tmp_path}", "experiment=tiny")
     assert r.returncode == 2 and "run `python -m pipeline stage=prepare` first" in r.stderr
