@@ -5,7 +5,7 @@ plain batched decoding, a bare batched loop over the same network, and one equat
 
 All four sample from the run's trained model (train/model.pt) with θ cycling over the topics, at
 temperature 1, up to `--max-len` tokens. The bare loop is what a minimal sampler does: one LSTM step
-for the whole batch, softmax, multinomial, no syntax rules, no bookkeeping beyond finished flags.
+for the batch, softmax, multinomial, finished rows dropped; no syntax rules, no refilling, no records.
 Printed: equations/s and tokens/s of each, and the ratio syntax-aware / bare (the target is >= 0.87).
 """
 from __future__ import annotations
@@ -30,15 +30,17 @@ def bare_loop(net, thetas: torch.Tensor, batch: int, max_len: int, bos: int, eos
     for s in range(0, len(thetas), batch):
         th = thetas[s : s + batch].to(device)
         ids = torch.full((len(th),), bos, dtype=torch.long, device=device)
-        live = torch.ones(len(th), dtype=torch.bool, device=device)
         state = None
         for _ in range(max_len):
             logits, state = net.step(ids, th, state)
             ids = torch.multinomial(torch.softmax(logits.float(), -1), 1, generator=g).squeeze(1)
-            tokens += int(live.sum())
-            live &= ids != eos
-            if not live.any():
+            tokens += len(ids)
+            # finished sequences stop costing work, as in the stage's sampler
+            keep = ids != eos
+            if not keep.any():
                 break
+            if not keep.all():
+                ids, th, state = ids[keep], th[keep], (state[0][:, keep], state[1][:, keep])
     return tokens
 
 
