@@ -7,7 +7,6 @@ returns records with the LaTeX, its environment, the tokens and the sampling fig
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from pipeline.fingerprint import file_sha256
 from pipeline.latex.tokenizer import Vocabulary, detokenize, env_token, parse_env_token, tokenize
 from pipeline.model.decode import DecodeSettings, PrefixError, Sampled, sample
 from pipeline.model.network import TopicLSTM, load_model
@@ -23,14 +23,6 @@ from pipeline.model.syntax import Grammar, Rules, derive_rules
 
 class ModelMismatchError(ValueError):
     """The model was trained on another vocabulary or other topics than the run it is used with."""
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def training_equations(run_dir: Path) -> Iterator[tuple[str, list[str]]]:

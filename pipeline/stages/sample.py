@@ -333,8 +333,7 @@ def _read_json(path: Path) -> dict:
 def _inputs_key(cfg: DictConfig, root: Path) -> dict:
     """What the samples depend on: the sampling settings, the TeX set-up that judges them, and the
     model, topics and vocabulary by content. The same key on the next run reuses the samples."""
-    from pipeline.fingerprint import code_fingerprint
-    from pipeline.stages.train import file_sha256
+    from pipeline.fingerprint import code_fingerprint, file_sha256
 
     def sha(path: Path) -> str | None:  # a missing file is reported by the loader that needs it
         return file_sha256(path) if path.exists() else None

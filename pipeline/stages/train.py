@@ -8,7 +8,6 @@ validation checkpoint's network, readable without Lightning) and evaluates it in
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.atomic import write_text
+from pipeline.fingerprint import file_sha256
 from pipeline.runfolder import RunFolder
 
 log = logging.getLogger(__name__)
@@ -29,14 +29,6 @@ log = logging.getLogger(__name__)
 
 class RefusedError(RuntimeError):
     """The run cannot go on as asked; the message says why and what to do."""
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def data_record(root: Path) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Mapping
 import numpy as np
 
 from pipeline.atomic import atomic_open, write_text
-from pipeline.fingerprint import code_fingerprint
+from pipeline.fingerprint import code_fingerprint, file_sha256
 from pipeline.topics import quality as Q
 from pipeline.topics.fit import FitSettings, theta_all
 from pipeline.topics.model import TopicModel, UnknownWordsError
@@ -27,14 +27,6 @@ from pipeline.topics.separation import choice_key, fields_markdown, fields_repor
 
 log = logging.getLogger(__name__)
 FINGERPRINT_FILE = "fingerprint.json"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def fingerprint(papers: Path, s: FitSettings) -> dict:
