@@ -49,3 +49,11 @@ def write_text(path: str | Path, text: str) -> None:
 
 def write_json(path: str | Path, obj: Any, indent: int | None = 1) -> None:
     write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + ("\n" if indent is not None else ""))
+
+
+def read_json_or_empty(path: str | Path) -> dict:
+    """A JSON file a stage saved, or {} when it is missing or unreadable (a re-run then redoes the work)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

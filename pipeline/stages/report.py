@@ -13,11 +13,11 @@ import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.atomic import read_json_or_empty
 from pipeline.runfolder import RunFolder
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def _run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
     key = {"inputs": files.fingerprint(), "code": code_fingerprint("report/*.py", "stages/report.py"),
            "settings": hashlib.sha256(json.dumps(OmegaConf.to_container(r, resolve=True), sort_keys=True).encode())
            .hexdigest()[:16], "tex": OmegaConf.to_container(cfg.tex, resolve=True)}
-    before = _read_json(out / "report.json")
+    before = read_json_or_empty(out / "report.json")
     wanted = ["report.html", "report.md"] + (["gallery.pdf"] if r.gallery.enabled else [])
     if r.reuse and before.get("key") == key and all((out / f).exists() for f in wanted):
         log.info("report: reused %s (inputs and settings unchanged; report.reuse=false builds it again)", out)
@@ -131,9 +131,3 @@ def _run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
              result["seconds"], f"{100 * fid['samples_over_real']:.0f}%" if fid.get("samples_over_real") else "n/a")
     return result
 
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}

@@ -21,6 +21,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.atomic import read_json_or_empty
 from pipeline.runfolder import RunFolder
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ def _run(cfg: DictConfig, folder: RunFolder) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     inputs = _inputs_key(cfg, root)
-    before = _read_json(out / "summary.json")
+    before = read_json_or_empty(out / "summary.json")
     if s.reuse and before.get("inputs") == inputs and all((out / f).exists() for f in before.get("files", [])):
         log.info("sample: reused %s (same model, topics and settings; sample.reuse=false samples again)", out)
         return {**before, "reused": True}
@@ -322,12 +323,6 @@ def _grid(cfg: DictConfig, gen, topics, training, out: Path, eos_bias: float) ->
                 log.info("grid %s: compile rate %.3f over %d", key, result[key]["compile_rate"], len(rows))
     return result
 
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def _inputs_key(cfg: DictConfig, root: Path) -> dict:

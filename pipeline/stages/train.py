@@ -20,7 +20,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.atomic import write_text
+from pipeline.atomic import read_json_or_empty, write_text
 from pipeline.fingerprint import file_sha256
 from pipeline.runfolder import RunFolder
 
@@ -107,7 +107,7 @@ def _run(cfg: DictConfig, root: Path, out: Path) -> dict:
     net_cfg = instantiate(cfg.model.net)(vocab_size=len(dm.vocab), num_topics=dm.num_topics, pad_id=dm.vocab.pad_id)
     model_file = out / "model.pt"
 
-    done = _read_json(out / "metrics.json")
+    done = read_json_or_empty(out / "metrics.json")
     if (t.resume and not t.ablation and not t.evaluate_only and not t.init_from and not cfg.trainer.fast_dev_run
             and model_file.exists() and done.get("settings") == settings and done.get("data") == record
             and done.get("evaluation") == _evaluation_settings(cfg)):
@@ -118,7 +118,7 @@ def _run(cfg: DictConfig, root: Path, out: Path) -> dict:
     if t.evaluate_only:
         net, data = load_model(model_file)
         check_model_matches(data, record, model_file)
-        return _evaluate_and_write(cfg, dm, net, out, settings, record, extra=_read_json(out / "metrics.json"))
+        return _evaluate_and_write(cfg, dm, net, out, settings, record, extra=read_json_or_empty(out / "metrics.json"))
 
     if t.ablation:
         return _ablation(cfg, dm, net_cfg, root, out, settings, record)
@@ -128,7 +128,7 @@ def _run(cfg: DictConfig, root: Path, out: Path) -> dict:
     run_file = out / "run.json"
     resume_from = None
     if last.exists():
-        before = _read_json(run_file)
+        before = read_json_or_empty(run_file)
         same = before.get("settings") == settings and before.get("data") == record
         if t.resume and same:
             resume_from = last
@@ -250,12 +250,6 @@ def check_model_matches(data: dict, record: dict, model_file: Path) -> None:
                            "train again (python -m pipeline stage=train) or point to the run it belongs to")
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
 
 def _evaluate_and_write(cfg: DictConfig, dm, net, out: Path, settings: dict, record: dict,
                         extra: dict | None = None) -> dict:
@@ -305,7 +299,7 @@ def _ablation(cfg: DictConfig, dm, net_cfg, root: Path, out: Path, settings: dic
     from pipeline.model.network import TopicLSTM, load_model, save_model
     from pipeline.train.evaluate import evaluate_splits, network_gain
 
-    main = _read_json(out / "metrics.json")
+    main = read_json_or_empty(out / "metrics.json")
     sub = out / "ablation"
     sub.mkdir(exist_ok=True)
     steps = int(main.get("steps") or cfg.trainer.max_steps)
@@ -317,7 +311,8 @@ def _ablation(cfg: DictConfig, dm, net_cfg, root: Path, out: Path, settings: dic
     wanted = {"settings": {**settings, "model": {**settings["model"], "net": net_settings}}, "data": record,
               "steps": steps}
     last = sub / "checkpoints" / "last.ckpt"
-    resume_from = last if cfg.train.resume and last.exists() and _read_json(sub / "run.json") == wanted else None
+    same = read_json_or_empty(sub / "run.json") == wanted
+    resume_from = last if cfg.train.resume and last.exists() and same else None
     if resume_from is None:
         shutil.rmtree(sub / "checkpoints", ignore_errors=True)
         shutil.rmtree(sub / "curves", ignore_errors=True)
