@@ -13,7 +13,8 @@ from pipeline.train.datamodule import LengthBucketBatchSampler, collate
 from pipeline.train.evaluate import derangement, paired_gain, score
 
 CFG = NetworkConfig(vocab_size=40, num_topics=5, embedding=16, hidden=16, layers=2, dropout=0.0,
-                    topic_input="concat", topic_scale=1.0, tie_weights=True, pad_id=0)
+                    topic_input="concat", topic_scale=1.0, tie_weights=True, pad_id=0,
+                    embed_init_std=1.0)
 
 
 def _batch(b=4, t=7, seed=0):

@@ -142,7 +142,7 @@ def test_a_model_of_another_vocabulary_is_refused(tiny, tmp_path):
 
     outputs, _ = tiny
     record = data_record(outputs / "tiny")
-    net = TopicLSTM(NetworkConfig(10, 3, 8, 8, 1, 0.0, "concat", 1.0, True, 0))
+    net = TopicLSTM(NetworkConfig(10, 3, 8, 8, 1, 0.0, "concat", 1.0, True, 0, 1.0))
     save_model(tmp_path / "m.pt", net, {**record, "vocab_sha256": "something else"})
     blob = torch.load(tmp_path / "m.pt", weights_only=True)
     with pytest.raises(RefusedError, match="another vocabulary"):

@@ -40,6 +40,7 @@ class NetworkConfig:
     topic_scale: float      # θ is multiplied by this before it enters (its entries are small)
     tie_weights: bool       # output layer shares the embedding matrix (a projection if widths differ)
     pad_id: int
+    embed_init_std: float   # the embedding's initial standard deviation (only training reads it)
 
     def __post_init__(self) -> None:
         if self.topic_input not in TOPIC_INPUTS:
@@ -48,13 +49,16 @@ class NetworkConfig:
             raise ValueError(f"network sizes must be positive: {self}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"model.dropout={self.dropout} must be in [0, 1)")
+        if not self.embed_init_std > 0:
+            raise ValueError(f"model.embed_init_std={self.embed_init_std} must be positive")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "NetworkConfig":
         names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown network settings {sorted(unknown)}; this model file is from another version")
+        unknown, missing = set(d) - names, names - set(d)
+        if unknown or missing:
+            raise ValueError(f"network settings {sorted(unknown or missing)} {'unknown' if unknown else 'missing'}: "
+                             "this model file is from another version; train again with this one")
         return cls(**d)
 
 
@@ -78,7 +82,9 @@ class TopicLSTM(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        nn.init.normal_(self.embed.weight, std=0.05)
+        # The embedding is also the output layer (tied). A small std (0.05 was tried) starves the
+        # LSTM's input: 600-step validation perplexity 18.85 against 11.45 with std 1 (docs/train.md).
+        nn.init.normal_(self.embed.weight, std=self.cfg.embed_init_std)
         with torch.no_grad():
             self.embed.weight[self.cfg.pad_id].zero_()
         nn.init.zeros_(self.head.bias)
