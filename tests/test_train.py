@@ -81,6 +81,17 @@ def test_train_writes_a_model_file_metrics_and_curves(tiny):
     assert lo <= gain["perplexity_reduction"] <= hi
 
 
+def test_an_ablation_asked_first_trains_the_main_model_before_it(tiny):
+    outputs, common = tiny
+    _copy_run(outputs, "ablation_first")
+    r = run_pipeline("stage=train", "run=ablation_first", *common, "train.ablation=true", "train.bootstrap=20")
+    assert r.returncode == 0, r.stderr[-2000:]
+    train = outputs / "ablation_first" / "train"
+    assert (train / "model.pt").exists() and (train / "ablation" / "model.pt").exists()
+    m = json.loads((train / "metrics.json").read_text())
+    assert m["steps"] == m["none"]["steps"] == 40 and "true_vs_none" in m["test"]
+
+
 def test_a_killed_run_resumes_and_ends_where_an_uninterrupted_run_ends(tiny):
     outputs, common = tiny
     one_thread = ["train.threads=1", "train.bootstrap=20"]

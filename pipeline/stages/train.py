@@ -121,6 +121,11 @@ def _run(cfg: DictConfig, root: Path, out: Path) -> dict:
         return _evaluate_and_write(cfg, dm, net, out, settings, record, extra=read_json_or_empty(out / "metrics.json"))
 
     if t.ablation:
+        if not (model_file.exists() and done.get("settings") == settings and done.get("data") == record):
+            # the ablation trains for as many steps as the main model did and is compared with it
+            # paper by paper: without that model (or with one of other settings) it trains it first
+            log.info("train: no model trained with these settings yet: training it first, then the ablation")
+            _run(OmegaConf.merge(cfg, {"train": {"ablation": False}}), root, out)
         return _ablation(cfg, dm, net_cfg, root, out, settings, record)
 
     ckpt_dir = out / "checkpoints"
