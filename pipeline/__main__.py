@@ -8,6 +8,7 @@ import hydra
 from omegaconf import DictConfig
 
 from pipeline.config import register_resolvers
+from pipeline.errors import StageError
 from pipeline.runfolder import RunFolder
 from pipeline.stagelog import timed_stage
 from pipeline.stages import STAGES, load, stage_names
@@ -25,7 +26,11 @@ def main(cfg: DictConfig) -> None:
     names = list(STAGES) if cfg.stage == "all" else [cfg.stage]
     for name in names:
         log.info("stage %s: run folder %s", name, folder.root)
-        _, line = timed_stage(name, lambda name=name: load(name)(cfg, folder), folder.for_output().root / "stages.json")
+        try:
+            _, line = timed_stage(name, lambda name=name: load(name)(cfg, folder), folder.for_output().root / "stages.json")
+        except StageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
         log.info(line)
 
 

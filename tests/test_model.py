@@ -13,7 +13,7 @@ from pipeline.train.datamodule import LengthBucketBatchSampler, collate
 from pipeline.train.evaluate import derangement, paired_gain, score
 
 CFG = NetworkConfig(vocab_size=40, num_topics=5, embedding=16, hidden=16, layers=2, dropout=0.0,
-                    topic_input="concat", topic_scale=1.0, tie_weights=True, pad_id=0,
+                    topic_input="concat", topic_output="none", topic_scale=1.0, topic_log_floor=0.0, tie_weights=True, pad_id=0,
                     embed_init_std=1.0)
 
 
@@ -35,6 +35,40 @@ def test_forward_shapes_and_where_theta_enters(mode):
     other = torch.softmax(torch.randn(4, 5), -1)
     changed = not torch.allclose(net(ids, theta)[0], net(ids, other)[0])
     assert changed == (mode != "none")  # `none` ignores θ entirely
+
+
+@pytest.mark.parametrize("out", ["bias", "gate", "both"])
+def test_theta_on_the_way_out_starts_as_the_identity_and_then_counts(out):
+    torch.manual_seed(0)
+    plain = TopicLSTM(replace(CFG, topic_input="none")).eval()
+    net = TopicLSTM(replace(CFG, topic_input="none", topic_output=out)).eval()
+    missing = net.load_state_dict(plain.state_dict(), strict=False).missing_keys  # the same network besides
+    assert set(missing) <= {"topic_bias.weight", "topic_gate.weight"} and missing
+    ids, theta = _batch()
+    other = torch.softmax(torch.randn(4, 5), -1)
+    assert torch.allclose(net(ids, theta)[0], plain(ids, theta)[0])  # zero-initialised: no effect yet
+    with torch.no_grad():
+        for layer in (net.topic_bias, net.topic_gate):
+            if layer is not None:
+                layer.weight.normal_()
+    assert not torch.allclose(net(ids, theta)[0], net(ids, other)[0])
+    state = None
+    full, _ = net(ids, theta)
+    for t in range(ids.shape[1]):  # decoding applies it the same way
+        logits, state = net.step(ids[:, t], theta, state)
+        assert torch.allclose(logits, full[:, t], atol=1e-5)
+
+
+def test_theta_on_a_log_scale_makes_small_shares_count():
+    net = TopicLSTM(replace(CFG, topic_log_floor=1e-3)).eval()
+    theta = torch.tensor([[0.0, 1e-3, 1e-2, 0.1, 1.0]])
+    f = net.topic_features(theta)[0]
+    assert f[0] == 0 and abs(float(f[-1]) - 1) < 1e-6 and torch.all(f[1:] > f[:-1])
+    assert 0.09 < float(f[1]) < 0.11  # the floor reads as a tenth
+    a = torch.tensor([[1e-4, 2e-2, 0.3, 0.3, 0.3799]])
+    b = torch.tensor([[2e-2, 1e-4, 0.3, 0.3, 0.3799]])  # two papers that differ only in small shares
+    assert float((net.topic_features(a) - net.topic_features(b)).abs().max()) > 0.3
+    assert float((TopicLSTM(CFG).topic_features(a) - TopicLSTM(CFG).topic_features(b)).abs().max()) < 0.03
 
 
 def test_padding_is_not_scored_and_weights_are_tied():
@@ -78,6 +112,10 @@ def test_model_file_loads_with_weights_only_and_refuses_other_files(tmp_path):
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="topic_input"):
         replace(CFG, topic_input="sideways")
+    with pytest.raises(ValueError, match="topic_output"):
+        replace(CFG, topic_output="sideways")
+    with pytest.raises(ValueError, match="topic_log_floor"):
+        replace(CFG, topic_log_floor=-1.0)
     with pytest.raises(ValueError, match="dropout"):
         replace(CFG, dropout=1.5)
 

@@ -48,7 +48,7 @@ def random_generator(tiny_run) -> Generator:
     run = outputs / "tiny"
     vocab = Vocabulary.load(run / "prepared" / "vocab.json")
     torch.manual_seed(0)
-    net = TopicLSTM(NetworkConfig(len(vocab), 3, 16, 16, 2, 0.0, "concat", 1.0, True, vocab.pad_id, 1.0))
+    net = TopicLSTM(NetworkConfig(len(vocab), 3, 16, 16, 2, 0.0, "concat", "gate", 1.0, 0.0, True, vocab.pad_id, 1.0))
     return Generator(net, vocab, Grammar(vocab, load_rules(run, run / "prepared" / "vocab.json")))
 
 

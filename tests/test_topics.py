@@ -1,89 +1,170 @@
-"""Topics: fitting reads training papers only, θ is dense and deterministic, inference from words.
+"""Topics: records streamed from prose files, labelled LDA on training records only, names as arXiv
+fields, deterministic θ, inference from words and from a file, figures on held-out records.
 
-Every test builds its own tiny papers.jsonl: documents drawn from three clearly separated
-vocabularies, so three topics are recovered in seconds.
+Every test builds its own inputs: prose records in the arXiv metadata schema drawn from three clearly
+separated vocabularies (astrophysics, mathematics, condensed matter) and a papers.jsonl, so a model is
+fitted in about a second.
 """
 from __future__ import annotations
 
+import gzip
 import json
+import tracemalloc
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pipeline.topics import corpus as C
-from pipeline.topics import fit as F
+from pipeline.dataset.splits import split_of
+from pipeline.topics import archives as A
 from pipeline.topics import quality as Q
-from pipeline.topics import separation as S
-from pipeline.topics.corpus import TextSettings, chunk_sections, plural_map
-from pipeline.topics.fit import FitSettings, fit
+from pipeline.topics.corpus import TextNormaliser, TextSettings, cap_tokens, plural_map
+from pipeline.topics.fit import FitSettings, Inputs, WorkFiles, build_corpus, build_normaliser, fit, prepare_documents
+from pipeline.topics.labelled import LabelledBow, allocate
 from pipeline.topics.model import TopicModel, UnknownWordsError
-from pipeline.topics.pipeline import format_inference, run_topics
+from pipeline.topics.names import NamingRule, name_topics, topics_for
+from pipeline.topics.records import Splits, iter_prose_file
+from pipeline.topics.workflow import EvalSettings, format_inference, run_topics
 from tests.conftest import default_config, run_pipeline
 
-ROOT = Path(__file__).resolve().parents[1]
+FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}
+SPLITS = Splits(FRACTIONS)
 VOCABS = {
-    "astrophysics": "galaxy galaxies star stars stellar redshift telescope luminosity cosmology supernova "
-                    "nebula orbit planet quasar",
-    "statistics": "regression variance estimator sample samples hypothesis bootstrap likelihood posterior "
-                  "covariance predictor residual dataset survey",
-    "other: algebra": "ring rings ideal module modules group groups homomorphism isomorphism field polynomial "
-                      "subgroup quotient kernel",
+    "astro-ph": ("galaxy galaxies star stars stellar redshift telescope luminosity cosmology supernova nebula orbit "
+                 "planet quasar", ["astro-ph.GA", "astro-ph.GA", "astro-ph.CO"]),
+    "math": ("ring rings ideal module modules homomorphism isomorphism polynomial subgroup quotient kernel lemma "
+             "theorem proof", ["math.AC", "math.RA", "math.AC"]),
+    "cond-mat": ("lattice phonon superconductor magnon spin electron crystal conductivity fermi magnetization "
+                 "insulator semiconductor", ["cond-mat.supr-con", "cond-mat.str-el", "cond-mat.supr-con"]),
 }
 SHARED = "analysis model method approach data".split()
 
 
-def make_papers(path: Path, n_per_field: int = 14, seed: int = 0, test_prose=None) -> Path:
+def _text(rng, words: list[str], n: int) -> str:
+    return " ".join(list(rng.choice(words, n)) + list(rng.choice(SHARED, 4)))
+
+
+def make_inputs(folder: Path, n: int = 40, seed: int = 0, held_out_text=None, gz: bool = True) -> Inputs:
+    """Prose records (bodies with an archive, abstracts with categories, unlabelled bodies) and papers."""
     rng = np.random.default_rng(seed)
-    rows = []
-    for f, words in VOCABS.items():
+    folder.mkdir(parents=True, exist_ok=True)
+    prose, papers = [], []
+    for arch, (words, cats) in VOCABS.items():
         words = words.split()
-        for i in range(n_per_field):
-            pid = f"{f[:5]}-{i}"
-            split = "val" if i % 7 == 5 else "test" if i % 7 == 6 else "train"
-            secs = [list(rng.choice(words, 40)) + list(rng.choice(SHARED, 4)) for _ in range(1 + i % 3)]
-            if split == "test" and test_prose is not None:
-                secs = [test_prose(i)]  # its own words: the training papers' draws stay the same
-            rows.append({"id": pid, "title": None, "categories": "", "license": None, "field": f,
-                         "kind": "textbook" if i == 0 else None, "split": split,
-                         "prose": [t for s in secs for t in s], "prose_sections": secs})
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-FS = S.FieldSettings(exclude=("particle physics",), min_papers=8)
+        for i in range(n):
+            rid = f"{arch}/{i:07d}"
+            text = _text(rng, words, 60)
+            if held_out_text is not None and split_of(rid, FRACTIONS) != "train":
+                text = held_out_text(i)
+            if i % 3 == 0:
+                prose.append({"id": rid, "title": f"On {words[i % 5]} {i}", "abstract": text,
+                              "categories": f"{cats[i % 3]} physics.gen-ph"})
+            else:
+                prose.append({"id": rid, "categories": arch, "title": f"The {words[i % 7]}", "text": text})
+        for i in range(6):
+            pid = f"{arch}-paper-{i}"
+            papers.append({"id": pid, "title": None, "categories": cats[0], "split": split_of(pid, FRACTIONS),
+                           "prose": _text(rng, words, 80).split()})
+    for i in range(10):  # unlabelled bodies: read only when topics.unlabelled_share says so
+        prose.append({"id": f"0704.{i:04d}", "categories": None, "text": _text(rng, SHARED * 3, 40)})
+    path = folder / ("prose.jsonl.gz" if gz else "prose.jsonl")
+    body = "".join(json.dumps(r) + "\n" for r in prose)
+    if gz:
+        with gzip.open(path, "wt", encoding="utf-8") as fh:
+            fh.write(body)
+    else:
+        path.write_text(body)
+    (folder / "papers.jsonl").write_text("".join(json.dumps(p) + "\n" for p in papers))
+    return Inputs(folder / "papers.jsonl", (path,), SPLITS)
 
 
 def settings(**kw) -> FitSettings:
-    """The default config's topic settings, made tiny for these fixtures."""
+    """The default config's topic settings, made small for these inputs."""
     from pipeline.stages.topics import settings as from_config
 
-    base = dict(num_topics=3, passes=8, iterations=100, chunksize=16, alpha="symmetric", eta=None, seed=7,
-                no_below=2, no_above=0.9, chunk_max_tokens=60, chunk_min_tokens=10, progress=False, restarts=1)
+    base = dict(num_topics=3, passes=10, iterations=100, chunksize=50, no_below=2, no_above=0.9, progress=False,
+                restarts=1, min_group_records=5, seed=7)
     base.update(kw)
     return replace(from_config(default_config().topics), **base)
 
 
-@pytest.fixture(scope="module")
-def papers(tmp_path_factory) -> Path:
-    return make_papers(tmp_path_factory.mktemp("p") / "papers.jsonl")
+RULE = NamingRule(min_records=3, min_share=0.5, min_category_records=3)
+EVAL = EvalSettings(min_group_records=2, probes={"galaxy telescope star": ("astro-ph",)})
+
+
+def fitted(inputs: Inputs, folder: Path, s: FitSettings | None = None) -> tuple[TopicModel, WorkFiles]:
+    s = s or settings()
+    work = WorkFiles(folder)
+    prepare_documents(inputs, work, s)
+    norm = build_normaliser(work, s)
+    d, _ = build_corpus(work, norm, s)
+    return fit(work, d, norm, s), work
 
 
 @pytest.fixture(scope="module")
-def model(papers, tmp_path_factory) -> TopicModel:
-    return fit(papers, tmp_path_factory.mktemp("m"), settings())[0]
+def inputs(tmp_path_factory) -> Inputs:
+    return make_inputs(tmp_path_factory.mktemp("in"))
 
 
-# --- text and chunking ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def stage(inputs, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("t") / "topics"
+    return out, run_topics(inputs, out, settings(), RULE, EVAL)
 
-def test_chunks_are_bounded_and_keep_every_token():
-    secs = [list("a" * 5), list("b" * 2500), list("c" * 30), list("d" * 400)]
-    chunks = chunk_sections(secs, 1000, 100)
-    assert [t for c in chunks for t in c] == [t for s in secs for t in s]
-    assert all(len(c) <= 1100 for c in chunks) and len(chunks) >= 3
-    assert chunk_sections(secs, 0, 100) == [[t for s in secs for t in s]]
-    assert chunk_sections([["x"] * 10, ["y"] * 3], 1000, 100) == [["x"] * 10 + ["y"] * 3]
+
+# --- the taxonomy, records, text ------------------------------------------------------------------
+
+def test_archive_groups_follow_arxivs_taxonomy():
+    assert A.group_of("hep-ph astro-ph") == "hep" and A.archive_of("hep-ph astro-ph") == "hep-ph"
+    assert A.group_of("nucl-ex") == "nucl" and A.group_of("math-ph") == "math" and A.archive_of("math-ph") == "math-ph"
+    assert A.group_of("astro-ph.CO") == A.archive_of("astro-ph.CO") == "astro-ph"
+    assert A.group_of("chao-dyn") == A.archive_of("chao-dyn") == "nlin"       # a retired archive: today's
+    assert A.group_of("astro-ph.XY") == "astro-ph"                            # an unknown category: its archive
+    assert A.group_of("foo-bar") is None and A.group_of("") is None and A.group_of(None) is None
+    assert A.name_of("astro-ph.CO") == "astrophysics: cosmology" and A.name_of("cond-mat") == "condensed matter"
+
+
+def test_prose_records_are_streamed_split_by_id_and_bad_lines_counted(tmp_path):
+    rows = ['{"id": "a1", "title": "Stars", "abstract": "Galaxies with $z>2$ and \\\\[x\\\\] redshift", '
+            '"categories": "astro-ph.GA"}',
+            "not json", '{"title": "no id"}', '{"id": "a2", "abstract": "$x$ 42"}',
+            '{"id": "b1", "text": "A body. [formula] holds for lattices", "categories": null}']
+    for gz in (False, True):
+        path = tmp_path / ("p.jsonl.gz" if gz else "p.jsonl")
+        data = ("\n".join(rows) + "\n").encode()
+        path.write_bytes(gzip.compress(data) if gz else data)
+        skipped: Counter = Counter()
+        recs = list(iter_prose_file(path, SPLITS, skipped))
+        assert [r.id for r in recs] == ["a1", "b1"] and [r.kind for r in recs] == ["abstract", "body"]
+        assert recs[0].tokens == ["stars", "galaxies", "redshift"] and "formula" not in recs[1].tokens
+        assert recs[0].split == split_of("a1", FRACTIONS) and recs[0].categories == "astro-ph.GA"
+        assert skipped == {"not a JSON object with an id": 2, "no words": 1}
+        # a keep() that refuses a record means its words are never read
+        assert [r.id for r in iter_prose_file(path, SPLITS, Counter(), lambda i, s, c: bool(c))] == ["a1"]
+    with pytest.raises(FileNotFoundError, match="topics.corpus"):
+        list(iter_prose_file(tmp_path / "missing.jsonl", SPLITS, Counter()))
+
+
+def test_a_large_prose_file_is_read_in_constant_memory(tmp_path):
+    path = tmp_path / "big.jsonl.gz"
+    line = json.dumps({"id": "x", "abstract": "galaxy " * 200, "categories": "astro-ph"})
+    with gzip.open(path, "wt") as fh:
+        for i in range(20000):
+            fh.write(line.replace('"x"', f'"x{i}"') + "\n")
+    tracemalloc.start()
+    n = sum(1 for _ in iter_prose_file(path, SPLITS, Counter()))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert n == 20000 and peak < 5 * 2 ** 20  # 20,000 records, about 30 MB of text: a few records at a time
+
+
+def test_cap_takes_evenly_spaced_runs():
+    toks = [str(i) for i in range(100)]
+    assert cap_tokens(toks, 10) == toks[:10]
+    assert cap_tokens(toks, 10, 2) == toks[:5] + toks[95:]
+    assert cap_tokens(toks, 0) == toks and cap_tokens(toks[:5], 10, 2) == toks[:5]
 
 
 def test_plural_map_needs_both_forms():
@@ -93,243 +174,190 @@ def test_plural_map_needs_both_forms():
 
 
 def test_normaliser_filters_like_prose():
-    n = C.TextNormaliser(TextSettings(min_len=3, stop_words=("foo",), use_domain_stop_words=True, merge_plurals=True),
-                         plurals={"stars": "star"})
+    n = TextNormaliser(TextSettings(min_len=3, stop_words=("foo",), use_domain_stop_words=True, merge_plurals=True),
+                       plurals={"stars": "star"})
     assert n(["Stars", "ab", "x2", "foo", "section", "gravity"]) == ["star", "gravity"]
 
 
-# --- fitting on training papers only -------------------------------------------------------------
+# --- labelled LDA --------------------------------------------------------------------------------
 
-def test_fitting_reads_only_training_papers(papers, tmp_path, monkeypatch):
-    seen = []
-    real = F.iter_papers
-
-    def spy(path, splits=None):
-        for p in real(path, splits):
-            seen.append(p["split"])
-            yield p
-
-    monkeypatch.setattr(F, "iter_papers", spy)
-    monkeypatch.setattr(C, "iter_papers", spy)  # TrainChunks
-    fit(papers, tmp_path, settings())
-    assert seen and set(seen) == {"train"}
+def test_allocation_gives_every_group_a_topic_and_big_groups_more():
+    owners = allocate({"hep": 1600, "astro-ph": 400, "nlin": 20, "q-fin": 4}, 8, min_records=15)
+    assert Counter(owners) == {"hep": 5, "astro-ph": 2, "nlin": 1} and "q-fin" not in owners  # 40 : 20 : 4.5
+    assert allocate({"hep": 10}, 3, min_records=15) == [None, None, None]  # no group big enough: plain LDA
+    assert allocate({"a": 20, "b": 20}, 4, min_records=15, general=1).count(None) == 1
+    with pytest.raises(ValueError, match="topics.num_topics"):
+        allocate({"a": 20, "b": 20, "c": 20}, 2, min_records=15)
 
 
-def test_changing_test_prose_leaves_the_model_unchanged(papers, model, tmp_path):
-    garbage = make_papers(tmp_path / "papers.jsonl",
-                          test_prose=lambda i: ["zebra", "quark", "ring", "galaxy"] * (20 + i))
-    assert garbage.read_text() != papers.read_text()
-    m2 = fit(garbage, tmp_path / "m", settings())[0]
-    assert m2.dictionary.token2id == model.dictionary.token2id
+def test_a_labelled_record_teaches_only_its_groups_topics(inputs, tmp_path):
+    model, work = fitted(inputs, tmp_path)
+    lda = model.lda
+    assert sorted(o for o in lda.owners) == ["astro-ph", "cond-mat", "math"]
+    bow = model.dictionary.doc2bow(model.normaliser("galaxy star ring lattice spin".split()))
+    k = lda.owners.index("math")
+    gamma, sstats = lda.inference([LabelledBow(bow, "math")], collect_sstats=True)
+    others = [i for i in range(3) if i != k]
+    assert np.all(sstats[others] == 0) and sstats[k].sum() > 0
+    assert np.allclose(gamma[0, others], lda.alpha[others])  # only the prior on other groups' topics
+    plain, _ = lda.inference([LabelledBow(bow, None)], collect_sstats=True)
+    assert np.all(plain[0] > lda.alpha)  # unlabelled: every topic may take words
+
+
+def test_fitting_reads_only_training_records(inputs, tmp_path):
+    model, work = fitted(inputs, tmp_path / "a")
+    ids = {json.loads(x)["id"] for x in work.train.read_text().splitlines()}
+    assert ids and all(split_of(i, FRACTIONS) == "train" for i in ids if "paper" not in i)
+    garbage = make_inputs(tmp_path / "g", held_out_text=lambda i: "zebra quark ring galaxy " * (20 + i))
+    assert garbage.corpus[0].read_bytes() != inputs.corpus[0].read_bytes()
+    m2, _ = fitted(garbage, tmp_path / "b")
+    assert m2.dictionary.token2id == model.dictionary.token2id and "zebra" not in m2.dictionary.token2id
     np.testing.assert_array_equal(m2.lda.get_topics(), model.lda.get_topics())
 
 
-def test_same_seed_same_topics_and_theta(papers, model, tmp_path):
-    m2 = fit(papers, tmp_path, settings())[0]
-    np.testing.assert_array_equal(m2.lda.get_topics(), model.lda.get_topics())
-    for p in C.iter_papers(papers):
-        np.testing.assert_array_equal(m2.theta_of_tokens(p["prose"]), model.theta_of_tokens(p["prose"]))
+def test_unlabelled_records_are_fitted_on_only_when_asked(inputs, tmp_path):
+    none = prepare_documents(inputs, WorkFiles(tmp_path / "n"), settings())["documents"]
+    some = prepare_documents(inputs, WorkFiles(tmp_path / "s"), settings(unlabelled_share=1.0))["documents"]
+    assert "train_body_unlabelled" not in none and none["train_unlabelled_not_read"] > 0
+    assert some["train_body_unlabelled"] == none["train_unlabelled_not_read"]
 
 
-# --- θ ---------------------------------------------------------------------------------------------
-
-def test_theta_dense_and_independent_of_order(papers, model):
-    ps = list(C.iter_papers(papers))
-    first = [model.theta_of_tokens(p["prose"]) for p in ps]
-    again = [model.theta_of_tokens(p["prose"]) for p in reversed(ps)][::-1]
+def test_same_seed_same_topics_and_theta_independent_of_order(inputs, tmp_path):
+    m1, work = fitted(inputs, tmp_path / "a")
+    m2, _ = fitted(inputs, tmp_path / "b")
+    np.testing.assert_array_equal(m1.lda.get_topics(), m2.lda.get_topics())
+    docs = [json.loads(x)["tokens"] for x in work.held_out("val").read_text().splitlines()]
+    first = [m1.theta_of_tokens(d) for d in docs]
+    again = [m1.theta_of_tokens(d) for d in reversed(docs)][::-1]
     for a, b in zip(first, again):
         assert a.shape == (3,) and np.all(a > 0) and abs(a.sum() - 1) < 1e-9
         np.testing.assert_array_equal(a, b)
 
 
-def _dominant(papers, model) -> dict[str, int]:
-    ps = list(C.iter_papers(papers))
-    tops = [int(np.argmax(model.theta_of_tokens(p["prose"]))) for p in ps]
-    dom = S.dominant_topics([p["field"] for p in ps], tops, FS)
-    return {f: d["topic"] for f, d in dom.items()}, dom
+# --- names, figures, files -----------------------------------------------------------------------
+
+def test_names_come_from_the_records_a_topic_dominates():
+    words = lambda k: ["galaxy", "star", "data"]  # noqa: E731
+    recs = [[("astro-ph", "astro-ph", "astro-ph.CO")] * 4 + [("astro-ph", "astro-ph", "astro-ph")] * 3,
+            [("astro-ph", "astro-ph", "astro-ph")] * 5 + [("math", "math", "math.AG")],
+            [("hep", "hep-th", "hep-th")] * 2 + [("hep", "hep-ph", "hep-ph")] * 4,
+            [("math", "math", None), ("cs", "cs", None)] * 3, []]
+    t2 = name_topics(recs[1:2] * 2, words, NamingRule(min_records=5))
+    assert [x.name for x in t2] == ["astrophysics / galaxy", "astrophysics / star"]
+    t = name_topics(recs, words, NamingRule(min_records=5, min_share=0.5, min_category_records=3))
+    assert [x.name for x in t] == ["astrophysics: cosmology", "astrophysics", "high-energy physics: phenomenology",
+                                   "general: galaxy star data / topic 3", "general: galaxy star data / topic 4"]
+    assert [x.archive for x in t] == ["astro-ph", "astro-ph", "hep-ph", None, None]
+    assert t[1].confidence == pytest.approx(5 / 6) and t[1].records == 6 and t[2].group == "hep"
 
 
-def test_topics_separate_the_vocabularies(papers, model):
-    topics, dom = _dominant(papers, model)
-    assert all(d["share"] == 1.0 for d in dom.values())
-    assert len(set(topics.values())) == 3 and S.owned(dom) == topics
+def test_a_user_picks_topics_by_name_archive_or_group():
+    names = ["astrophysics: cosmology", "astrophysics / galaxy", "relativity and quantum cosmology", "general: a b c"]
+    infos = [{"topic": 0, "archive": "astro-ph", "group": "astro-ph"}, {"topic": 1, "archive": "astro-ph",
+             "group": "astro-ph"}, {"topic": 2, "archive": "gr-qc", "group": "gr-qc"}, {"topic": 3}]
+    assert topics_for("astrophysics-cosmology", names, infos) == [0]
+    assert topics_for("Astrophysics: Cosmology", names, infos) == [0]
+    assert topics_for("astro-ph", names, infos) == topics_for("astrophysics", names, infos) == [0, 1]
+    assert topics_for("relativity", names, infos) == [2] and topics_for("3", names, infos) == [3]
+    with pytest.raises(KeyError, match="astro-ph \\(astrophysics\\)"):
+        topics_for("biology", names, infos)
 
 
-def test_stage_files_theta_and_reuse(papers, tmp_path):
-    out = tmp_path / "topics"
-    rep = run_topics(papers, out, settings(), names={0: "First"}, coherence_on_train=True)
+def test_stage_names_topics_as_the_fields_and_measures_them(stage):
+    out, rep = stage
+    names = json.loads((out / "names.json").read_text())
+    assert sorted(t["archive"] for t in names["topics"]) == ["astro-ph", "cond-mat", "math"]
+    assert {t["name"] for t in names["topics"]} == {"astrophysics: galaxies", "mathematics: commutative algebra",
+                                                    "condensed matter: superconductivity"}
+    assert all(t["confidence"] == 1.0 and t["titles"] and t["top_words"] for t in names["topics"])
+    f = rep["figures"]
+    for split in ("validation", "test"):
+        assert f[split]["records"] > 0 and f[split]["accuracy"] == 1.0 and f[split]["balanced_accuracy"] == 1.0
+        assert set(f[split]["by_kind"]) <= {"body", "abstract", "paper"}
+    assert f["groups"]["without_a_topic"] == [] and len(f["groups"]["owning_a_topic"]) == 3
+    assert f["equation_papers"]["all"]["papers"] == 18 and f["equation_papers"]["all"]["accuracy"] == 1.0
+    assert f["probes"]["galaxy telescope star"]["mass"] > 0.5
     theta = np.load(out / "theta.npy")
     ids = json.loads((out / "theta_ids.json").read_text())
-    assert theta.dtype == np.float32 and theta.shape == (len(ids["ids"]), 3) == (42, 3)
+    assert theta.dtype == np.float32 and theta.shape == (len(ids["ids"]), 3) == (18, 3)
     np.testing.assert_allclose(theta.sum(1), 1, atol=1e-5)
-    assert set(ids["splits"]) == {"train", "val", "test"} and not (out / "report_test.json").exists()
-    assert rep["model_reused"] is False and "First" in (out / "topics.md").read_text()
-    assert np.isfinite(rep["coherence_val"]["c_npmi"]["mean"]) and rep["coherence_train"]["c_npmi"]["mean"] > 0
-    fields = json.loads((out / "fields.json").read_text())
-    assert len(fields["all"]) == 3 and fields["fields_owning_a_topic"] == 3 and fields["nmi"] == pytest.approx(1.0)
-    assert fields["held_out_hits"]["hits"] == fields["held_out_hits"]["papers"] == 12
-    assert "3 of 3" in (out / "fields.md").read_text()
-    names = json.loads((out / "names.json").read_text())["names"]
-    assert names[0] == "First" and len(set(names)) == 3 and rep["choice"]["val_hits"] == 6
-    rep2 = run_topics(papers, out, settings(), evaluate_test=True)
-    assert rep2["model_reused"] is True and (out / "report_test.json").exists()
-    np.testing.assert_array_equal(np.load(out / "theta.npy"), theta)
-    assert run_topics(papers, out, settings(passes=9))["model_reused"] is False
+    assert "How the topics stand for arXiv's fields" in (out / "topics.md").read_text()
 
 
-def test_names_must_exist(papers, tmp_path):
+def test_stage_reuses_its_model_and_refits_on_a_change(inputs, stage, tmp_path):
+    out, rep = stage
+    again = run_topics(inputs, out, settings(), RULE, EVAL)
+    assert rep["model_reused"] is False and again["model_reused"] is True
+    assert again["names"] == rep["names"] and again["figures"]["test"] == rep["figures"]["test"]
+    named = run_topics(inputs, out, settings(), RULE, EVAL, names={0: "First"})
+    assert named["model_reused"] is True and named["names"][0] == "First"
+    assert run_topics(inputs, out, settings(passes=9), RULE, EVAL)["model_reused"] is False
     with pytest.raises(ValueError, match="topics.names"):
-        run_topics(papers, tmp_path, settings(), names={5: "no such topic"}, coherence_on_train=False)
+        run_topics(inputs, out, settings(passes=9), RULE, EVAL, names={5: "no such topic"})
 
 
-# --- inference from context words ----------------------------------------------------------------
+def test_restarts_are_chosen_on_validation_and_parallel_gives_the_same(inputs, tmp_path):
+    one = run_topics(inputs, tmp_path / "a", settings(restarts=2, restart_workers=1), RULE, EVAL)
+    two = run_topics(inputs, tmp_path / "b", settings(restarts=2, restart_workers=2), RULE, EVAL)
+    assert [r["seed"] for r in one["restarts"]] == [7, 8] and one["seed"] == two["seed"]
+    assert [r["key"] for r in one["restarts"]] == [r["key"] for r in two["restarts"]]
+    best = max(one["restarts"], key=lambda r: (r["key"], -r["restart"]))
+    assert one["seed"] == best["seed"]
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "theta.npy"), np.load(tmp_path / "b" / "theta.npy"))
+    assert not (tmp_path / "a" / "model" / "restarts").exists()
 
-def test_infer_context_words(papers, model, tmp_path):
-    dom, _ = _dominant(papers, model)
-    assert model.infer("Galaxies redshift TELESCOPE stars")[dom["astrophysics"]] > 0.5
-    assert model.infer(["regression", "variance"])[dom["statistics"]] > 0.5
+
+def test_coherence_counts_topics_absent_from_the_texts(inputs, tmp_path):
+    model, _ = fitted(inputs, tmp_path)
+    c = Q.coherence(model, [["zebra", "unicorn"] * 20])
+    assert c["undefined_topics"] == model.num_topics and c["mean"] is None
+    c = Q.coherence(model, [model.top_words(k, 10) * 3 for k in range(model.num_topics)])
+    assert c["undefined_topics"] == 0 and np.isfinite(c["mean"])
+
+
+# --- inference -----------------------------------------------------------------------------------
+
+def test_infer_context_words(stage, tmp_path):
+    out, rep = stage
+    from pipeline.topics.workflow import load_model
+
+    model = load_model(out / "model")
+    astro = rep["archives"].index("astro-ph")
+    assert model.infer("Galaxies redshift TELESCOPE stars")[astro] > 0.5
     inf = model.explain("ring ideal unicorn the xy")
-    assert abs(inf.theta.sum() - 1) < 1e-9 and inf.theta[dom["other: algebra"]] > 0.5
+    assert abs(inf.theta.sum() - 1) < 1e-9 and inf.theta[rep["archives"].index("math")] > 0.5
     assert set(inf.unknown) == {"unicorn", "the", "xy"} and "vocabulary" in inf.reasons["unicorn"]
     with pytest.raises(UnknownWordsError, match="vocabulary"):
         model.infer("unicorn dragon")
-    # saved and loaded: the same θ
-    model.save(tmp_path / "m")
-    again = TopicModel.load(tmp_path / "m", names={dom["astrophysics"]: "Astrophysics"})
-    np.testing.assert_array_equal(again.infer("galaxy star"), model.infer("galaxy star"))
-    text = format_inference(again, "galaxy star unicorn")
-    assert "Astrophysics" in text and "unicorn (not in the model's vocabulary)" in text
+    text = format_inference(model, "galaxy star unicorn")
+    assert rep["names"][astro] in text and "unicorn (not in the model's vocabulary)" in text
 
 
-def test_coherence_counts_topics_absent_from_the_texts(model):
-    # none of the topics' top words co-occur in these texts: every topic undefined, no mean
-    c = Q.coherence(model, [["ring", "ideal", "module", "group"] * 20])
-    assert c["undefined_topics"] == model.num_topics and c["mean"] is None
-    assert c["per_topic"] == [None] * model.num_topics
-    # texts made of each topic's own top words: every topic defined, a finite mean
-    c = Q.coherence(model, [model.top_words(k, 10) * 3 for k in range(model.num_topics)])
-    assert c["undefined_topics"] == 0 and np.isfinite(c["mean"])
-    assert all(np.isfinite(x) for x in c["per_topic"])
-
-
-# --- command line --------------------------------------------------------------------------------
-
-def test_cli_fit_then_infer(papers, tmp_path):
-    common = ["stage=topics", f"topics.input={papers}",
+def test_cli_fits_infers_words_and_a_file(inputs, tmp_path):
+    common = ["stage=topics", f"topics.input={inputs.papers}", f"topics.corpus=[{inputs.corpus[0]}]",
               f"paths.outputs={tmp_path}", "topics.num_topics=3", "topics.dictionary.no_below=2",
-              "topics.dictionary.no_above=0.9", "topics.passes=5", "topics.chunking.max_tokens=60"]
+              "topics.dictionary.no_above=0.9", "topics.passes=10", "topics.restarts=1", "topics.labels.min_records=5",
+              "topics.naming.min_records=3", "topics.progress=false"]
     r = run_pipeline(*common)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "default" / "topics" / "theta.npy").exists()
-    assert "Topics in scientific texts" in r.stdout
+    assert (tmp_path / "default" / "topics" / "theta.npy").exists() and "How the topics stand" in r.stdout
     r = run_pipeline(*common, "topics.infer=galaxy redshift unicorn")
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("%  topic") == 3 and "unicorn (not in the model's vocabulary)" in r.stdout
     r = run_pipeline(*common, "topics.infer=unicorn")
     assert r.returncode == 2 and "vocabulary" in r.stderr
-
-
-def test_choose_a_sweep_job_by_the_rule(tmp_path, capsys):
-    from pipeline.topics.choose import choose, main
-
-    def job(num, k, hits, owned, nmi, npmi):
-        d = tmp_path / str(num) / "topics"
-        d.mkdir(parents=True)
-        (d / "report.json").write_text(json.dumps({
-            "num_topics": k, "settings": {"num_topics": k},
-            "choice": {"val_hits": hits, "fields_owned_train_val": owned, "nmi_train_val": nmi, "c_npmi_val": npmi,
-                       "key": [hits, owned, nmi, npmi]}}))
-
-    job(0, 8, 3, 5, 0.6, 0.09)   # best coherence, fewer hits
-    job(1, 10, 5, 4, 0.5, 0.03)  # most hits: chosen
-    job(2, 12, 5, 3, 0.7, 0.05)  # as many hits, fewer fields owning a topic
-    assert choose(tmp_path)[1]["num_topics"] == 10
-    assert main([str(tmp_path)]) == 0 and "chosen: job 1, num_topics=10" in capsys.readouterr().out
-    assert main([str(tmp_path / "nothing")]) == 2
-
-
-# --- weighting long papers, restarts -------------------------------------------------------------
-
-def test_cap_keeps_evenly_spaced_chunks_of_long_papers():
-    from pipeline.topics.corpus import cap_chunks
-
-    chunks = [[str(i)] * 100 for i in range(40)]
-    kept = cap_chunks(chunks, 1000)
-    assert len(kept) == 10 and kept[0] == chunks[0] and kept[-1] == chunks[-1]
-    assert [c[0] for c in kept] == sorted({c[0] for c in kept}, key=int)  # in order, no repeats
-    assert cap_chunks(chunks, 0) is chunks and cap_chunks(chunks[:5], 1000) == chunks[:5]
-    assert cap_chunks(chunks, 100) == [chunks[20]]  # one chunk kept: the middle one
-    assert cap_chunks([], 100) == []
-
-
-def test_cap_limits_a_textbook_in_the_training_corpus(papers, tmp_path):
-    capped = fit(papers, tmp_path / "c", settings(chunk_max_tokens=20, chunk_min_tokens=5, max_paper_tokens=40))[1]
-    full = fit(papers, tmp_path / "f", settings(chunk_max_tokens=20, chunk_min_tokens=5))[1]
-    assert capped["train_chunks"] < full["train_chunks"]
-    assert capped["train_tokens_in_vocab"] < full["train_tokens_in_vocab"]
-
-
-def test_choose_restart_by_the_rule():
-    from pipeline.topics.restarts import choose_restart
-
-    r = [{"restart": 0, "key": [2, 3, 0.5, 0.09]},
-         {"restart": 1, "key": [4, 2, 0.4, 0.05]},
-         {"restart": 2, "key": [4, 2, 0.4, None]},   # an undefined coherence ranks below any
-         {"restart": 3, "key": [4, 2, 0.4, 0.05]}]   # a tie: the lower restart number wins
-    assert choose_restart(r)["restart"] == 1
-    assert choose_restart([r[0], r[2]])["restart"] == 2  # more validation hits beat coherence
-
-
-def test_restarts_choose_on_validation_without_reading_test(papers, tmp_path, monkeypatch):
-    from pipeline.topics import restarts as R
-
-    seen = []
-    real = C.iter_papers
-
-    def spy(path, splits=None):
-        assert splits is not None, "a whole-file read would include test papers"
-        for p in real(path, splits):
-            seen.append(p["split"])
-            yield p
-
-    for mod in (F, C, R, Q):
-        monkeypatch.setattr(mod, "iter_papers", spy)
-    s = settings(restarts=3, restart_workers=1)
-    m = R.fit_with_restarts(papers, tmp_path / "m", s)
-    res = m.meta["restarts"]
-    assert [r["seed"] for r in res] == [7, 8, 9] and set(seen) == {"train", "val"}
-    # the rule, written out independently: hits, then fields owned, then NMI, then coherence
-    best = max(res, key=lambda r: (r["val_hits"], r["fields_owned_train_val"], r["nmi_train_val"], r["c_npmi_val"],
-                                   -r["restart"]))
-    assert m.meta["chosen_restart"] == best["restart"] and m.seed == best["seed"]
-    # The kept model is the chosen seed's plain fit, bit for bit.
-    alone = fit(papers, tmp_path / "alone", settings(seed=best["seed"]))[0]
-    np.testing.assert_array_equal(m.lda.get_topics(), alone.lda.get_topics())
-    assert (tmp_path / "m" / "train_corpus.mm").exists() and not (tmp_path / "m" / R.RESTARTS_DIR).exists()
-
-
-def test_restarts_in_parallel_give_the_same_model(papers, tmp_path):
-    one = run_topics(papers, tmp_path / "a", settings(restarts=2, restart_workers=1), coherence_on_train=False)
-    two = run_topics(papers, tmp_path / "b", settings(restarts=2, restart_workers=2), coherence_on_train=False)
-    assert [r["seed"] for r in two["restarts"]] == [7, 8] and one["seed"] == two["seed"]
-    assert [r["c_npmi_val"] for r in one["restarts"]] == [r["c_npmi_val"] for r in two["restarts"]]
-    np.testing.assert_array_equal(np.load(tmp_path / "a" / "theta.npy"), np.load(tmp_path / "b" / "theta.npy"))
-    # restart_workers is not part of the fingerprint: the saved model is reused.
-    assert run_topics(papers, tmp_path / "b", settings(restarts=2, restart_workers=1),
-                      coherence_on_train=False)["model_reused"] is True
-
-
-def test_a_failing_restart_leaves_no_files(papers, tmp_path, monkeypatch):
-    from pipeline.topics import restarts as R
-
-    real = R.fit
-
-    def flaky(papers, work_dir, s, **kw):
-        if s.seed == 8:
-            raise MemoryError("simulated")
-        return real(papers, work_dir, s, **kw)
-
-    monkeypatch.setattr(R, "fit", flaky)
-    with pytest.raises(MemoryError):
-        R.fit_with_restarts(papers, tmp_path / "m", settings(restarts=3, restart_workers=1))
-    assert not (tmp_path / "m" / R.RESTARTS_DIR).exists()
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": "d1", "text": "galaxy star redshift telescope"}\n'
+                    '{"id": "d2", "title": "Rings", "abstract": "ideal module kernel $x$"}\n'
+                    "garbage\n" '{"id": "d3", "text": "unicorn"}\n')
+    r = run_pipeline(*common, f"topics.infer_input={docs}", f"topics.infer_output={tmp_path / 'out.jsonl'}")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [x["id"] for x in rows] == ["d1", "d2", "d3"] and "error" in rows[2]
+    assert rows[0]["archive"] == "astro-ph" and rows[1]["archive"] == "math"
+    assert len(rows[0]["theta"]) == 3 and abs(sum(rows[0]["theta"]) - 1) < 1e-3 and rows[0]["top"][0][1] == rows[0]["name"]
+    summary = json.loads([x for x in r.stdout.splitlines() if x.startswith("{")][-1])
+    assert summary["documents"] == 2 and summary["no known word"] == 1
+    assert summary["skipped: not a JSON object with an id"] == 1
+    r = run_pipeline(*common, f"topics.infer_input={tmp_path / 'missing.jsonl'}")
+    assert r.returncode == 2 and "missing.jsonl" in r.stderr

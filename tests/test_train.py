@@ -31,6 +31,17 @@ def test_fast_dev_run_through_the_entry_point(tiny):
     assert not (outputs / "tiny" / "train" / "model.pt").exists()
 
 
+def test_a_run_cut_short_by_the_time_cap_says_so(tiny):
+    outputs, common = tiny
+    _copy_run(outputs, "capped")
+    r = run_pipeline("stage=train", "run=capped", *common, "trainer.max_steps=100000", "trainer.max_time=00:00:00:04",
+                     "callbacks.early_stopping.patience=100000", "train.evaluate_test=false")
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = json.loads((outputs / "capped" / "train" / "metrics.json").read_text())
+    assert m["stopped_early"] == "max_time" and 0 < m["steps"] < m["max_steps"] == 100000
+    assert "max_time safety cap was reached" in r.stdout + r.stderr
+
+
 def test_train_writes_a_model_file_metrics_and_curves(tiny):
     outputs, common = tiny
     _copy_run(outputs, "full")
@@ -153,7 +164,7 @@ def test_a_model_of_another_vocabulary_is_refused(tiny, tmp_path):
 
     outputs, _ = tiny
     record = data_record(outputs / "tiny")
-    net = TopicLSTM(NetworkConfig(10, 3, 8, 8, 1, 0.0, "concat", 1.0, True, 0, 1.0))
+    net = TopicLSTM(NetworkConfig(10, 3, 8, 8, 1, 0.0, "concat", "none", 1.0, 0.0, True, 0, 1.0))
     save_model(tmp_path / "m.pt", net, {**record, "vocab_sha256": "something else"})
     blob = torch.load(tmp_path / "m.pt", weights_only=True)
     with pytest.raises(RefusedError, match="another vocabulary"):

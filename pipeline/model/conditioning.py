@@ -1,10 +1,11 @@
 """What a sample is conditioned on, as θ: a topic, a mixture of topics, context words, a paper.
 
-- topic K (an id or the name the topics stage gave it): the mean θ of the training papers whose top
-  topic is K. A one-hot θ is unlike anything the model saw (real papers mix topics: their largest
-  share is rarely above 0.8), so the model is asked for what a typical paper of that topic looks
-  like. A topic no training paper has on top falls back to the training papers' mean weighted by
-  their share of K.
+- topic K (an id or the name the topics stage gave it), or an archive or archive group standing for
+  one or more topics (`astro-ph`, `astrophysics`, `high-energy physics`): the mean θ of the training
+  papers whose top topic is K (one of those topics). A one-hot θ is unlike anything the model saw
+  (real papers mix topics: their largest share is rarely above 0.8), so the model is asked for what a
+  typical paper of that topic looks like. A topic no training paper has on top falls back to the training papers' mean weighted by
+  their share of K (of those topics).
 - mixture {K: w, ...}: the weighted mean of those topics' θ (weights normalised to sum to 1).
 - context words: θ inferred by the topic model from the words (as for any unseen text).
 - paper ID: that paper's θ (topics/theta.npy).
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.topics.names import topic_by_name
+from pipeline.topics.names import topics_for
 
 
 class ConditioningError(ValueError):
@@ -34,6 +35,7 @@ class Topics:
     splits: list[str]
     names: list[str]
     directory: Path = field(default=Path("."))
+    infos: list[dict] = field(default_factory=list)   # names.json's per-topic entries (archive, group...)
 
     @classmethod
     def load(cls, topics_dir: str | Path) -> "Topics":
@@ -43,28 +45,41 @@ class Topics:
         meta = json.loads((d / "theta_ids.json").read_text())
         theta = np.load(d / "theta.npy").astype(np.float64)
         names_file = d / "names.json"
-        names = json.loads(names_file.read_text())["names"] if names_file.exists() else \
-            [f"topic-{k}" for k in range(theta.shape[1])]
-        return cls(theta, meta["ids"], meta["splits"], names, d)
+        named = json.loads(names_file.read_text()) if names_file.exists() else {}
+        names = named.get("names") or [f"topic-{k}" for k in range(theta.shape[1])]
+        return cls(theta, meta["ids"], meta["splits"], names, d, named.get("topics") or [])
 
     @property
     def num_topics(self) -> int:
         return int(self.theta.shape[1])
 
-    def topic_id(self, name: str | int) -> int:
+    def topic_ids(self, name: str | int) -> list[int]:
+        """The topics a name means: one topic (id or name), or every topic of an archive or group."""
         try:
-            return topic_by_name(name, self.names)
+            return topics_for(name, self.names, self.infos)
         except KeyError as exc:
             raise ConditioningError(str(exc.args[0])) from exc
 
-    def topic_theta(self, k: int) -> np.ndarray:
+    def topic_id(self, name: str | int) -> int:
+        ks = self.topic_ids(name)
+        if len(ks) != 1:
+            raise ConditioningError(f"{name!r} stands for {len(ks)} topics ({', '.join(self.names[k] for k in ks)}); "
+                                    "name one of them")
+        return ks[0]
+
+    def label(self, ks: list[int], name: str | int) -> str:
+        """How a request for `name` reads in tables: the topic's name, or the archive's for several topics."""
+        return self.names[ks[0]] if len(ks) == 1 else str(name)
+
+    def topic_theta(self, k: int | list[int]) -> np.ndarray:
+        ks = [k] if isinstance(k, (int, np.integer)) else list(k)
         train = np.array([s == "train" for s in self.splits])
         th = self.theta[train]
-        top = th.argmax(1)
-        if (top == k).any():
-            out = th[top == k].mean(0)
+        on = np.isin(th.argmax(1), ks)
+        if on.any():
+            out = th[on].mean(0)
         else:
-            w = th[:, k]
+            w = th[:, ks].sum(1)
             out = (th * w[:, None]).sum(0) / max(w.sum(), 1e-12)
         return out / out.sum()
 

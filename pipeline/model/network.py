@@ -10,7 +10,16 @@ a self-describing model file (`save_model` / `load_model`) that needs only PyTor
   concat  θ (times `topic_scale`) is concatenated to the token embedding at every step;
   init    θ is projected (a linear layer, tanh) into the initial hidden and cell state of every layer;
   both    the two together;
-  none    θ is ignored (the ablation: a plain language model of the same size).
+  none    θ is ignored at the input;
+and through `topic_output`, on the way out (each starts as the identity: its weights start at zero):
+  bias    logits + W·θ: a topic's own preference for tokens, whatever the state (TopicRNN, Dieng et
+          al. 2017, without its stop-word switch);
+  gate    the LSTM's output scaled unit by unit by 1 + tanh(G·θ) before the output layer;
+  both    the two together;
+  none    nothing.
+`topic_input=none` with `topic_output=none` is the ablation: a plain language model of the same size.
+With `topic_log_floor` > 0 every path reads log1p(θ/floor) / log1p(1/floor) instead of θ (0 -> 0, floor
+-> 0.1, 1 -> 1): a paper's small topic shares (1e-4 against 1e-2) then differ as much as its large ones.
 """
 from __future__ import annotations
 
@@ -23,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 TOPIC_INPUTS = ("concat", "init", "both", "none")
+TOPIC_OUTPUTS = ("none", "bias", "gate", "both")
 MODEL_FORMAT = 1  # bump when the file layout of model.pt changes
 
 State = tuple[Tensor, Tensor]
@@ -37,7 +47,9 @@ class NetworkConfig:
     layers: int
     dropout: float
     topic_input: str        # concat | init | both | none
+    topic_output: str       # none | bias | gate | both
     topic_scale: float      # θ is multiplied by this before it enters (its entries are small)
+    topic_log_floor: float  # > 0: θ read on a log scale above this floor (0: as it is)
     tie_weights: bool       # output layer shares the embedding matrix (a projection if widths differ)
     pad_id: int
     embed_init_std: float   # the embedding's initial standard deviation (only training reads it)
@@ -45,10 +57,14 @@ class NetworkConfig:
     def __post_init__(self) -> None:
         if self.topic_input not in TOPIC_INPUTS:
             raise ValueError(f"model.topic_input={self.topic_input!r}: use one of {', '.join(TOPIC_INPUTS)}")
+        if self.topic_output not in TOPIC_OUTPUTS:
+            raise ValueError(f"model.topic_output={self.topic_output!r}: use one of {', '.join(TOPIC_OUTPUTS)}")
         if min(self.vocab_size, self.num_topics, self.embedding, self.hidden, self.layers) < 1:
             raise ValueError(f"network sizes must be positive: {self}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"model.dropout={self.dropout} must be in [0, 1)")
+        if self.topic_log_floor < 0:
+            raise ValueError(f"model.topic_log_floor={self.topic_log_floor} must be >= 0 (0: θ as it is)")
         if not self.embed_init_std > 0:
             raise ValueError(f"model.embed_init_std={self.embed_init_std} must be positive")
 
@@ -77,6 +93,10 @@ class TopicLSTM(nn.Module):
         out_dim = cfg.embedding if cfg.tie_weights else cfg.hidden
         self.project = nn.Linear(cfg.hidden, out_dim) if out_dim != cfg.hidden else None
         self.head = nn.Linear(out_dim, cfg.vocab_size)
+        self.topic_bias = nn.Linear(cfg.num_topics, cfg.vocab_size, bias=False) \
+            if cfg.topic_output in ("bias", "both") else None
+        self.topic_gate = nn.Linear(cfg.num_topics, cfg.hidden, bias=False) \
+            if cfg.topic_output in ("gate", "both") else None
         if cfg.tie_weights:
             self.head.weight = self.embed.weight
         self._init_weights()
@@ -88,6 +108,9 @@ class TopicLSTM(nn.Module):
         with torch.no_grad():
             self.embed.weight[self.cfg.pad_id].zero_()
         nn.init.zeros_(self.head.bias)
+        for layer in (self.topic_bias, self.topic_gate):  # start as the identity: θ earns its way in
+            if layer is not None:
+                nn.init.zeros_(layer.weight)
         for name, p in self.lstm.named_parameters():
             if "bias" in name:  # forget-gate bias 1: gradients flow through long equations early on
                 nn.init.zeros_(p)
@@ -95,8 +118,15 @@ class TopicLSTM(nn.Module):
                 p.data[h : 2 * h] = 1.0
 
     # --- the recurrent core ------------------------------------------------------------------
+    def topic_features(self, theta: Tensor) -> Tensor:
+        """What the topic paths read: θ, or θ on a log scale (`topic_log_floor`)."""
+        f = self.cfg.topic_log_floor
+        if f <= 0:
+            return theta
+        return torch.log1p(theta.float() / f) / torch.log1p(torch.tensor(1.0 / f))
+
     def initial_state(self, theta: Tensor) -> State | None:
-        """(h0, c0) from θ for `init`/`both`; None (zeros) otherwise. θ: [B, K]."""
+        """(h0, c0) from θ's features (`topic_features`) for `init`/`both`; None (zeros) otherwise. [B, K]."""
         if self.init_state is None:
             return None
         b = theta.shape[0]
@@ -111,17 +141,27 @@ class TopicLSTM(nn.Module):
             x = torch.cat([x, t], dim=-1)
         return x
 
-    def _logits(self, out: Tensor) -> Tensor:
+    def _logits(self, out: Tensor, theta: Tensor) -> Tensor:
+        """out: [B, T, H] or [B, H]; θ: [B, K]."""
+        t = theta.to(out.dtype)
+        if out.dim() == 3:
+            t = t.unsqueeze(1)
+        if self.topic_gate is not None:
+            out = out * (1 + torch.tanh(self.topic_gate(t)))
         out = self.drop(out)
         if self.project is not None:
             out = self.project(out)
-        return self.head(out)
+        logits = self.head(out)
+        if self.topic_bias is not None:
+            logits = logits + self.topic_bias(t)
+        return logits
 
     def forward(self, ids: Tensor, theta: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """ids, targets: [B, T] token ids (targets = ids shifted by one; pad_id is not scored);
         θ: [B, K]. Returns logits [B, T, V] and the mean cross-entropy over scored tokens."""
+        theta = self.topic_features(theta)
         out, _ = self.lstm(self._inputs(ids, theta), self.initial_state(theta))
-        logits = self._logits(out)
+        logits = self._logits(out, theta)
         if targets is None:
             return logits, None
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
@@ -143,10 +183,11 @@ class TopicLSTM(nn.Module):
     def step(self, ids: Tensor, theta: Tensor, state: State | None) -> tuple[Tensor, State]:
         """One decoding step: ids [B] (the last tokens), θ [B, K], the state from the previous step
         (None before the first: `initial_state(θ)` is used). Returns logits [B, V] and the new state."""
+        theta = self.topic_features(theta)
         if state is None:
             state = self.initial_state(theta)
         out, state = self.lstm(self._inputs(ids.unsqueeze(1), theta), state)
-        return self._logits(out[:, 0]), state
+        return self._logits(out[:, 0], theta), state
 
     @torch.no_grad()
     def generate(self, theta: Tensor, bos_id: int, eos_id: int, max_len: int, temperature: float = 1.0,

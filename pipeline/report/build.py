@@ -93,6 +93,9 @@ def _summary(doc: Document, files: RunFiles) -> None:
         red = test.get("true_vs_shuffled", {}).get("perplexity_reduction")
         lines.append(f"Test perplexity {test['true']['perplexity']:.3f} with the paper's θ"
                      + (f", {pct(red)} lower than with shuffled θ" if red is not None else "") + ".")
+    if m.get("stopped_early") == "max_time":
+        lines.append(f"**Training was cut short by the time cap at step {m.get('steps')} of {m.get('max_steps')}** "
+                     "(a slow or busy machine): its figures are those of a shorter run (see Model).")
     doc.para(" ".join(lines) or "No figures.")
 
 
@@ -145,29 +148,50 @@ def _data(doc: Document, files: RunFiles) -> None:
 
 def _topics(doc: Document, files: RunFiles, names: list[str]) -> None:
     rep = files.json("topics/report.json")
-    fields = files.json("topics/fields.json")
+    infos = files.json("topics/names.json").get("topics") or [{} for _ in names]
+    f = rep.get("figures", {})
     doc.heading("Topics in scientific texts")
-    coh = rep.get("coherence_val", {}).get("c_npmi", {})
-    per = coh.get("per_topic") or []
     sizes = rep.get("topic_sizes") or []
-    words = rep.get("top_words") or []
     rows = []
     for k, name in enumerate(names):
-        rows.append([k, f"**{name}**", ", ".join((words[k] if k < len(words) else [])[:8]),
-                     pct(sizes[k]) if k < len(sizes) else None,
-                     f"{per[k]:.3f}" if k < len(per) and per[k] is not None else None])
-    held = fields.get("held_out_hits") or {}
-    doc.para(f"{rep['num_topics']} topics (LDA on the papers' prose). Coherence on validation prose (c_npmi, top 10 "
-             f"words): mean **{num(coh.get('mean'))}**. Field separation (computed from θ): "
-             f"**{fields.get('fields_owning_a_topic')} of {fields.get('fields_in_play')}** fields with at least "
-             f"{fields.get('min_papers')} papers own their dominant topic; NMI(field, top topic) "
-             f"**{num(fields.get('nmi'))}**; held-out papers whose top topic is their field's own: "
-             f"{held.get('hits', 0)} of {held.get('papers', 0)} ({pct(held.get('share'))}).")
-    doc.table(["#", "topic", "top 8 words", "share of prose", "c_npmi (val)"], rows, align="rllrr")
-    doc.heading("Fields and their dominant topics (all papers)", 3)
-    doc.table(["field", "papers", "dominant topic", "share", "owns it"],
-              [[f["field"], f["papers"], f"{f['dominant_topic']}: {f['name']}", pct(f["share"], 0),
-                "yes" if f["owns"] else ""] for f in fields["all"]], align="lrlrl")
+        t = infos[k] if k < len(infos) else {}
+        arch = f"{t['archive']} ({pct(t.get('confidence'), 0)} of {t.get('records', 0)})" if t.get("archive") else "none"
+        rows.append([k, f"**{name}**", arch, ", ".join((t.get("top_words") or [])[:8]),
+                     "; ".join(x[:90] for x in (t.get("titles") or [])[:3]), pct(sizes[k]) if k < len(sizes) else None])
+    docs = rep.get("documents", {})
+    doc.para(f"{rep['num_topics']} topics: labelled LDA (gensim) on {docs.get('train_documents', 0):,} training records of "
+             f"prose ({', '.join(rep.get('inputs', []))}). Each topic stands for the arXiv archive of the labelled "
+             "training records it is the top topic of (the share of them from that archive's group in brackets); a "
+             "paper's θ is inferred from its own prose.")
+    doc.table(["#", "topic", "archive (share of records)", "top words", "papers it stands for (titles)",
+               "share of the equation papers' prose"], rows, align="rlllll")
+    rows = []
+    for split in ("validation", "test"):
+        v = f.get(split) or {}
+        bk = v.get("by_kind", {})
+        if v.get("records"):
+            rows.append([split, v["records"], pct(v.get("accuracy")),
+                         *[pct(bk.get(k, {}).get("accuracy")) for k in ("body", "abstract", "paper")],
+                         f"{pct(v.get('balanced_accuracy'))} ({len(v.get('balanced_over', []))} groups)"])
+    if rows:
+        doc.para("Held-out labelled records (never fitted on) whose top topic stands for their own archive group "
+                 "(hep-th, hep-ph, hep-lat and hep-ex count as one group, nucl-th with nucl-ex):")
+        doc.table(["split", "records", "accuracy", "bodies", "abstracts", "papers", "balanced accuracy"], rows)
+    g, e = f.get("groups", {}), f.get("equation_papers", {}).get("all", {})
+    notes = []
+    if g.get("groups"):
+        notes.append(f"{len(g.get('owning_a_topic', []))} of the {len(g['groups'])} archive groups with at least "
+                     f"{g.get('min_records')} labelled training records own a topic"
+                     + (f" (not: {', '.join(g['without_a_topic'])})" if g.get("without_a_topic") else "") + ".")
+    if e.get("papers"):
+        notes.append(f"Equation papers with an arXiv category outside hep-th: {pct(e.get('accuracy'))} of {e['papers']} "
+                     "have a top topic of their own group.")
+    for words, p in (f.get("probes") or {}).items():
+        if "mass" in p:
+            notes.append(f"\"{words}\": {pct(p['mass'])} on {' / '.join(p['groups'])} topics (top: "
+                         + ", ".join(f"{100 * x:.0f}% {n}" for _, n, x in p["top"]) + ").")
+    if notes:
+        doc.para(" ".join(notes))
 
 
 def _model(doc: Document, files: RunFiles) -> None:
@@ -188,6 +212,12 @@ def _model(doc: Document, files: RunFiles) -> None:
     if files.exists("train/ablation/curves/metrics.csv"):
         ab = files.csv("train/ablation/curves/metrics.csv")
         curves["validation, no θ"] = [(int(float(r["step"])), float(r["val_loss"])) for r in ab if r.get("val_loss")]
+    if m.get("stopped_early"):
+        doc.para(f"**Training stopped at step {m.get('steps')} of {m.get('max_steps')}**: "
+                 + ("the `trainer.max_time` safety cap was reached (a slow or busy machine), so the figures below are "
+                    "those of a shorter run than the settings ask for; run the train stage again on a free machine to "
+                    "finish it (it resumes)." if m["stopped_early"] == "max_time" else
+                    "early stopping (the validation loss stopped improving)."))
     doc.figure(learning_curves(curves), "Learning curves: training loss (logged every 50 steps) and validation loss.",
                "learning curves")
     table = []
@@ -342,11 +372,25 @@ def _fidelity(doc: Document, files: RunFiles, samples: list[dict], names: list[s
     import numpy as np
 
     from pipeline.latex.tokenizer import tokenize
+    from pipeline.topics.archives import group_name
 
     theta = np.load(files.path("topics/theta.npy"))
     ids = files.json("topics/theta_ids.json")
     ids = ids.get("ids", ids) if isinstance(ids, dict) else ids
-    top = {pid: int(np.argmax(theta[i])) for i, pid in enumerate(ids)}
+    # Classes are archive groups: an equation is labelled with the group its paper's top topic stands for
+    # (papers whose top topic is general are left out), a sample with its topic's group. Topics that stand
+    # for fewer than two groups (prose without categories) make the topics themselves the classes.
+    groups = files.json("topics/report.json").get("groups") or [None] * theta.shape[1]
+    if len({g for g in groups if g}) >= 2:
+        classes = sorted({g for g in groups if g})
+        cls = [classes.index(g) if g else None for g in groups]
+        label = "the archive group its paper's top topic stands for"
+        class_names = [group_name(c) for c in classes]
+    else:
+        cls = list(range(theta.shape[1]))
+        label = "its paper's top topic"
+        class_names = list(names)
+    top = {pid: cls[int(np.argmax(theta[i]))] for i, pid in enumerate(ids)}
     train, test = [], []
     for r in files.jsonl("prepared/equations.jsonl"):
         k = top.get(r["paper_id"])
@@ -357,16 +401,17 @@ def _fidelity(doc: Document, files: RunFiles, samples: list[dict], names: list[s
         train = [train[i] for i in sorted(pick)]
     train = [(tokenize(x), k) for x, k in train]
     test = [(tokenize(x), k) for x, k in test]
-    gen = [(r["tokens"], int(r["conditioning"]["topic"])) for r in samples if r["conditioning"].get("topic") is not None]
+    gen = [(r["tokens"], cls[int(r["conditioning"]["topic"])]) for r in samples
+           if r["conditioning"].get("topic") is not None and cls[int(r["conditioning"]["topic"])] is not None]
     f = topic_fidelity(train, test, gen, s.fidelity)
     doc.heading("Topic fidelity")
     if "error" in f:
         doc.para(f["error"])
         return f
     doc.para(f"A classifier ({f['classifier']}; {f['train_equations']:,} real training equations, each labelled with "
-             f"its paper's top topic; {f['train_classes']} classes) predicts the topic of an equation. Balanced accuracy "
-             "(mean recall over the classes present) on real test equations (labelled by their paper's inferred θ) and "
-             "on this run's samples (labelled by the topic they were conditioned on):")
+             f"{label}; {f['train_classes']} classes) predicts the class of an equation. Balanced accuracy (mean "
+             "recall over the classes present) on real test equations (labelled by their paper's inferred θ) and on "
+             "this run's samples (labelled by the topic they were conditioned on):")
     rows = []
     for label, v in (("real test equations", f["real_test"]),
                      ("samples of the topics the real test equations have", f["samples_same_classes"]),
@@ -379,12 +424,14 @@ def _fidelity(doc: Document, files: RunFiles, samples: list[dict], names: list[s
         doc.para(f"On the same topics, the samples' balanced accuracy is **{pct(f['samples_over_real'], 0)}** of the real "
                  "test equations' (over different sets of topics balanced accuracies are not comparable: chance differs).")
     if f["samples_of_unrecognisable_topics"]:
-        doc.para("Not scored (their topic is the top topic of no training paper, so no class exists): "
-                 + ", ".join(f"{names[k]} ({n})" for k, n in f["samples_of_unrecognisable_topics"].items()) + ".")
+        doc.para("Not scored (no training paper is of their class): "
+                 + ", ".join(f"{class_names[k]} ({n})" for k, n in f["samples_of_unrecognisable_topics"].items())
+                 + ".")
     per = f["samples"].get("per_class", {})
     if per:
-        doc.table(["topic", "samples", "recognised as their topic"],
-                  [[names[int(k)], v["n"], pct(v["recall"])] for k, v in per.items()])
+        doc.table(["class", "samples", "recognised as their class"],
+                  [[class_names[int(k)], v["n"], pct(v["recall"])] for k, v in per.items()])
+    f["classes"] = class_names
     return f
 
 

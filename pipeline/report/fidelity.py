@@ -1,12 +1,12 @@
-"""Topic fidelity: do equations sampled for topic K read like real equations of topic K's papers?
+"""Topic fidelity: do equations sampled for a class (an archive group, or a topic) read like real ones of it?
 
 A classifier (logistic regression on tf-idf of token 1- and 2-grams, classes weighted to balance) is
-trained on real training equations, each labelled with its paper's top topic. Its balanced accuracy
-(the mean of per-class recalls) is measured on real test equations, labelled the same way (θ
-inferred for test papers), and on samples, labelled with the topic they were conditioned on. Beside
-each: chance (1 / classes present) and the majority baseline (always the commonest training class).
-Samples of a topic no training paper has as its top topic cannot be recognised by any classifier
-of this kind and are counted separately, not scored.
+trained on real training equations, each labelled with its paper's class (the report passes the group
+its top topic stands for). Its balanced accuracy (the mean of per-class recalls) is measured on real
+test equations, labelled the same way (θ inferred for test papers), and on samples, labelled with the
+class of what they were conditioned on. Beside each: chance (1 / classes present) and the majority
+baseline (always the commonest training class). Samples of a class no training paper has cannot be
+recognised by any classifier of this kind and are counted separately, not scored.
 """
 from __future__ import annotations
 

@@ -19,7 +19,6 @@ REQUIRED: dict[str, str] = {
     "prepared/equations.jsonl": "prepare",
     "prepared/tokens/meta.json": "prepare",
     "topics/report.json": "topics",
-    "topics/fields.json": "topics",
     "topics/theta.npy": "topics",
     "topics/theta_ids.json": "topics",
     "topics/names.json": "topics",

@@ -116,8 +116,9 @@ def requests(cfg: DictConfig, topics) -> list[dict[str, Any]]:
     s = cfg.sample
     n = int(s.n)
     if s.topic is not None:
-        k = topics.topic_id(s.topic)
-        return [{"conditioning": {"topic": k, "name": topics.names[k]}, "theta": topics.topic_theta(k), "n": n}]
+        ks = topics.topic_ids(s.topic)
+        cond = {"topic": ks[0]} if len(ks) == 1 else {"topics": ks}
+        return [{"conditioning": {**cond, "name": topics.label(ks, s.topic)}, "theta": topics.topic_theta(ks), "n": n}]
     if s.mixture:
         theta, weights = topics.mixture_theta(OmegaConf.to_container(s.mixture))
         return [{"conditioning": {"mixture": {topics.names[k]: round(w, 4) for k, w in weights.items()}},

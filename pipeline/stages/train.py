@@ -166,8 +166,7 @@ def _run(cfg: DictConfig, root: Path, out: Path) -> dict:
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=dm, ckpt_path=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - t0
-    if not cfg.trainer.fast_dev_run:
-        _warn_if_stopped_early(trainer, int(cfg.trainer.max_steps))
+    stopped = None if cfg.trainer.fast_dev_run else _warn_if_stopped_early(trainer, int(cfg.trainer.max_steps))
     if cfg.trainer.fast_dev_run:
         log.info("train: fast_dev_run: one training and one validation batch ran; nothing saved")
         return {"fast_dev_run": True, "steps": int(trainer.global_step)}
@@ -177,22 +176,26 @@ def _run(cfg: DictConfig, root: Path, out: Path) -> dict:
                                           "checkpoint": best.name})
     log.info("train: %d steps in %.0f s; model (best validation checkpoint %s) -> %s", trainer.global_step,
              seconds, best.name, model_file)
-    extra = {"steps": int(trainer.global_step), "train_seconds_this_call": round(seconds, 1),
+    extra = {"steps": int(trainer.global_step), "max_steps": int(cfg.trainer.max_steps),
+             "stopped_early": stopped, "train_seconds_this_call": round(seconds, 1),
              "parameters": net.num_parameters(), "best_checkpoint": best.name}
     return _evaluate_and_write(cfg, dm, net, out, settings, record, extra=extra)
 
 
-def _warn_if_stopped_early(trainer, max_steps: int) -> None:
-    """Say so when training ended before max_steps: its figures then depend on why (early stopping on
-    validation loss is a result; the max_time cap is machine load)."""
+def _warn_if_stopped_early(trainer, max_steps: int) -> str | None:
+    """Say so (and return why) when training ended before max_steps: its figures then depend on why
+    (early stopping on validation loss is a result; the max_time cap is machine load)."""
     if max_steps <= 0 or trainer.global_step >= max_steps:
-        return
-    early = any(getattr(c, "stopped_epoch", 0) or getattr(c, "wait_count", 0) >= getattr(c, "patience", 1 << 30)
-                for c in trainer.callbacks if type(c).__name__ == "EarlyStopping")
+        return None
+    # Lightning's Timer callback (added for max_time) knows whether the cap ended the run.
+    timed_out = any(type(c).__name__ == "Timer" and (c.time_remaining() or 0) <= 0 for c in trainer.callbacks)
+    early = not timed_out and any(getattr(c, "stopped_epoch", 0) for c in trainer.callbacks
+                                  if type(c).__name__ == "EarlyStopping")
     why = ("early stopping: validation loss stopped improving" if early else
            "the trainer.max_time safety cap was reached (a slow or busy machine; raise it or free the machine, "
-           "then run again: training resumes from the last checkpoint)")
+           "then run again: training resumes from the last checkpoint)" if timed_out else "the trainer stopped")
     log.warning("train: stopped at step %d of %d: %s", trainer.global_step, max_steps, why)
+    return "early stopping" if early else "max_time" if timed_out else "unknown"
 
 
 def _build(cfg: DictConfig, net, dm, out: Path):
@@ -297,7 +300,7 @@ def _print_summary(m: dict) -> None:
 
 
 def _ablation(cfg: DictConfig, dm, net_cfg, root: Path, out: Path, settings: dict, record: dict) -> dict:
-    """The same network without θ (`topic_input=none`), trained for as many steps as the main model
+    """The same network without θ (`topic_input=none`, `topic_output=none`), trained for as many steps as the main model
     (train.ablation=true), in train/ablation/; its figures join metrics.json as `none`."""
     from dataclasses import replace
 
@@ -312,7 +315,8 @@ def _ablation(cfg: DictConfig, dm, net_cfg, root: Path, out: Path, settings: dic
     # data and step count; anything else starts it afresh (it is an experiment, so no refusal is needed).
     # the no-topic network does not depend on where or how θ would enter: a run that changes only
     # those can keep its ablation
-    net_settings = {**settings["model"]["net"], "topic_input": "none", "topic_scale": None}
+    net_settings = {**settings["model"]["net"], "topic_input": "none", "topic_output": "none", "topic_scale": None,
+                    "topic_log_floor": None}
     wanted = {"settings": {**settings, "model": {**settings["model"], "net": net_settings}}, "data": record,
               "steps": steps}
     last = sub / "checkpoints" / "last.ckpt"
@@ -324,7 +328,7 @@ def _ablation(cfg: DictConfig, dm, net_cfg, root: Path, out: Path, settings: dic
     else:
         log.info("train: ablation resuming from %s (same settings, data and steps)", last)
     write_text(sub / "run.json", json.dumps(wanted, indent=1))
-    net = TopicLSTM(replace(net_cfg, topic_input="none"))
+    net = TopicLSTM(replace(net_cfg, topic_input="none", topic_output="none"))
     # No time cap here: the comparison is at an equal number of steps, whatever the machine's load.
     ablation_cfg = OmegaConf.merge(cfg, {"trainer": {"max_steps": steps, "max_time": None},
                                          "callbacks": {"model_checkpoint": {"dirpath": str(sub / "checkpoints")}},
@@ -347,6 +351,6 @@ def _ablation(cfg: DictConfig, dm, net_cfg, root: Path, out: Path, settings: dic
                                                        seed=int(cfg.seed), batch_size=int(cfg.datamodule.eval_batch_size),
                                                        autocast_dtype=_autocast_dtype(cfg))
     write_text(out / "metrics.json", json.dumps(main, indent=1))
-    log.info("ablation (topic_input=none, %d steps): %s", trainer.global_step,
+    log.info("ablation (no θ, %d steps): %s", trainer.global_step,
              {s: round(v["perplexity"], 3) for s, v in main["none"].items() if isinstance(v, dict)})
     return main

@@ -1,7 +1,6 @@
 """Streamed access to papers.jsonl and the text normalisation shared by fitting and inference.
 
-Nothing here holds the corpus: every function iterates papers.jsonl line by line, so memory is the
-vocabulary counts, the dictionary and the model, whatever the number of papers. The same
+Nothing here holds the corpus: papers.jsonl is read line by line. The same
 `TextNormaliser` turns a paper's prose and a user's context words into model tokens, so a word the
 user types means what it meant in training.
 """
@@ -142,84 +141,14 @@ def iter_papers(path: Path, splits: Iterable[str] | None = None) -> Iterator[dic
             yield p
 
 
-def paper_sections(p: dict) -> list[list[str]]:
-    secs = p.get("prose_sections")
-    if secs is None:
-        secs = [p.get("prose") or []]
-    return secs
-
-
-def chunk_sections(sections: Sequence[Sequence[str]], max_tokens: int, min_tokens: int) -> list[list[str]]:
-    """Cut a document into training chunks of at most max_tokens model tokens.
-
-    Consecutive sections are packed together while they fit; a section longer than max_tokens is cut
-    into near-equal pieces. A trailing piece shorter than min_tokens is merged into the previous
-    chunk (so chunks are at most max_tokens + min_tokens). A paper of ordinary length stays one
-    document; a 15,000-token textbook becomes ~15 documents of ~1,000 tokens, each a fair sample of
-    one part of it, instead of one document whose counts swamp the topic-word estimates.
-    """
-    if max_tokens <= 0:
-        return [[t for s in sections for t in s]]
-    pieces: list[list[str]] = []
-    for s in sections:
-        s = list(s)
-        if len(s) > max_tokens:
-            k = -(-len(s) // max_tokens)
-            step = -(-len(s) // k)
-            pieces.extend(s[i : i + step] for i in range(0, len(s), step))
-        elif s:
-            pieces.append(s)
-    chunks: list[list[str]] = []
-    cur: list[str] = []
-    for piece in pieces:
-        if cur and len(cur) + len(piece) > max_tokens:
-            chunks.append(cur)
-            cur = []
-        cur = cur + piece
-    if cur:
-        if chunks and len(cur) < min_tokens:
-            chunks[-1].extend(cur)
-        else:
-            chunks.append(cur)
-    return chunks
-
-
-def cap_chunks(chunks: list[list[str]], max_paper_tokens: int) -> list[list[str]]:
-    """At most about max_paper_tokens tokens of one paper: evenly spaced chunks, in order.
-
-    The weighting half of "long documents must not dominate": a 16,000-token textbook and a
-    2,000-token paper then weigh about the same in the topic-word estimates, and the kept chunks
-    still sample the whole book (first to last part), not only its beginning; when one chunk is
-    kept it is the middle one. 0 = no cap. A paper that is a single chunk (chunking off) is never
-    cut: the cap only chooses among chunks.
-    """
-    total = sum(len(c) for c in chunks)
-    if max_paper_tokens <= 0 or total <= max_paper_tokens:
-        return chunks
-    keep = max(1, round(len(chunks) * max_paper_tokens / total))
-    if keep >= len(chunks):
-        return chunks
-    if keep == 1:
-        return [chunks[len(chunks) // 2]]
-    idx = sorted({round(i * (len(chunks) - 1) / (keep - 1)) for i in range(keep)})
-    return [chunks[i] for i in idx]
-
-
-class TrainChunks:
-    """Re-iterable stream of normalised training chunks (token lists) read from papers.jsonl."""
-
-    def __init__(self, path: Path, norm: TextNormaliser, max_tokens: int, min_tokens: int,
-                 splits: Sequence[str] = ("train",), max_paper_tokens: int = 0,
-                 keep_ids: frozenset[str] | None = None) -> None:
-        self.path, self.norm, self.splits = Path(path), norm, tuple(splits)
-        self.max_tokens, self.min_tokens = max_tokens, min_tokens
-        self.max_paper_tokens = max_paper_tokens
-        self.keep_ids = keep_ids  # None: every paper of the splits
-
-    def __iter__(self) -> Iterator[list[str]]:
-        for p in iter_papers(self.path, self.splits):
-            if self.keep_ids is not None and p["id"] not in self.keep_ids:
-                continue
-            secs = [self.norm(s) for s in paper_sections(p)]
-            chunks = [c for c in chunk_sections(secs, self.max_tokens, self.min_tokens) if c]
-            yield from cap_chunks(chunks, self.max_paper_tokens)
+def cap_tokens(tokens: Sequence[str], max_words: int, pieces: int = 1) -> list[str]:
+    """At most `max_words` tokens of a document (0 = all), as `pieces` evenly spaced runs from its first to its
+    last part. A textbook then weighs no more than a paper in the topic-word estimates, and with more than
+    one run what is kept samples the whole text, not only its opening pages."""
+    tokens = list(tokens)
+    if max_words <= 0 or len(tokens) <= max_words:
+        return tokens
+    pieces = max(1, min(pieces, max_words))
+    run = max_words // pieces
+    starts = [round(i * (len(tokens) - run) / max(pieces - 1, 1)) for i in range(pieces)]
+    return [t for a in starts for t in tokens[a : a + run]]

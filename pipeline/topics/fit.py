@@ -1,32 +1,37 @@
-"""Fitting: plural map, bigrams, dictionary and LDA, from the TRAINING split of papers.jsonl only.
+"""Fitting the topic model on training records only: documents, normaliser, dictionary, labelled LDA.
 
-Every function that learns something takes the papers file and reads it through
-`iter_papers(path, ("train",))`; no split name is a parameter, so no setting can make fitting read
-validation or test prose. Validation is used afterwards, for choosing settings (quality.py).
+`prepare_documents` reads every input once, streamed (prose files and the prepared papers), and writes
+the documents the rest needs into a work folder: the training split's documents (filtered and capped at
+`max_words`) and the labelled validation and test records (for figures: never fitted on). A record's
+split comes from its id (records.Splits), so no setting can make the fit read a validation or test
+record. Then the plural map, the dictionary and the bag-of-words corpus (gensim's MmCorpus, on disk)
+are built from the training documents, and `fit` runs labelled LDA over them (labelled.py), streaming
+the corpus from disk on every pass in a seeded random order.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import time
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from gensim.corpora import Dictionary, MmCorpus
-from gensim.models import LdaModel, LdaMulticore
-from gensim.models.phrases import ENGLISH_CONNECTOR_WORDS, Phrases
 
-from pipeline.topics.categories import category_name
-from pipeline.topics.corpus import TextNormaliser, TextSettings, TrainChunks, iter_papers, paper_sections, plural_map
+from pipeline.topics import archives
+from pipeline.topics.corpus import TextNormaliser, TextSettings, cap_tokens, plural_map
+from pipeline.topics.labelled import LabelledBow, LabelledLda, allocate
 from pipeline.topics.model import TopicModel
-from pipeline.topics.separation import FieldSettings
+from pipeline.topics.records import ProseRecord, Splits, iter_paper_records, iter_prose_file
 
 log = logging.getLogger(__name__)
-TRAIN = ("train",)
+HELD_OUT = ("val", "test")
 
 
 @dataclass
@@ -34,99 +39,184 @@ class FitSettings:
     num_topics: int
     passes: int
     iterations: int
-    alpha: Any  # "symmetric" | "asymmetric" | "auto" | float
-    eta: Any  # None | "auto" | float
-    workers: int  # 1: LdaModel (bit-reproducible); >1: LdaMulticore (not reproducible)
-    chunksize: int  # documents per online update
+    chunksize: int             # documents per online update
+    decay: float               # online LDA's learning-rate decay (kappa)
+    offset: float              # ... and delay (tau_0): a larger one lets early updates move the topics less
+    alpha: Any                 # "symmetric" | "asymmetric" | "auto" | a number
+    eta: Any                   # None | "auto" | a number
     seed: int
     text: TextSettings
-    bigrams: bool
-    bigram_min_count: int
-    bigram_threshold: float  # npmi scoring, in (-1, 1]
-    no_below: int  # keep words in at least this many training PAPERS
-    no_above: float  # ... and in at most this fraction of them
+    no_below: int              # keep words in at least this many training documents
+    no_above: float            # ... and in at most this fraction of them
     keep_n: int
-    chunk_max_tokens: int  # long documents are cut into chunks of about this many tokens
-    chunk_min_tokens: int
-    max_paper_tokens: int  # a paper contributes at most about this many tokens (0 = all)
-    max_papers_per_group: int  # guidance: at most this many training papers per category group (0 = all)
-    fields: FieldSettings  # how choice measures field separation (separation.py); reads `field`, never fits on it
-    restarts: int  # fits from seeds seed..seed+restarts-1, one kept (restarts.py)
-    restart_workers: int  # restarts fitted at once (processes, 0 = one per core); with workers=1
-    #                       the result does not depend on it
+    max_words: int             # words a training document contributes (0 = all) ...
+    max_words_runs: int        # ... taken as this many evenly spaced runs
+    record_share: float        # share of the prose files' training records read at all (by a hash of the id)
+    unlabelled_share: float    # ... and of those without a category, the share fitted on
+    min_group_records: int     # an archive group gets topics of its own with this many labelled training records
+    general_topics: int        # topics owned by no group
+    restarts: int              # fits from seeds seed..seed+restarts-1, one kept (restarts.py)
+    restart_workers: int       # restarts fitted at once (processes; 0 = one per core)
     progress: bool
 
 
-def fitting_ids(papers: Path, s: FitSettings) -> frozenset[str] | None:
-    """The training papers the fit reads (None: all of them).
+@dataclass(frozen=True)
+class Inputs:
+    papers: Path | None            # prepared/papers.jsonl (None: prose files only)
+    corpus: tuple[Path, ...]       # prose files (records.py)
+    splits: Splits
 
-    Guidance from categories: with `max_papers_per_group` > 0, training papers are grouped by the
-    field their primary arXiv category names (categories.py) and each group keeps at most that many
-    papers, the first by a hash of the id (so the set does not depend on the seed or on file order);
-    papers without a named category are all kept. On this corpus 559 of 711 training papers are
-    hep-th: unbalanced, the topics spend themselves on it and small fields share generic topics
-    (docs/topics.md, third round). Validation and test papers are never read here.
-    """
-    if s.max_papers_per_group <= 0:
-        return None
-    groups: dict[str | None, list[str]] = defaultdict(list)
-    for p in iter_papers(papers, TRAIN):
-        groups[category_name(p.get("categories"))].append(p["id"])
-    keep: set[str] = set(groups.pop(None, []))
-    for ids in groups.values():
-        keep.update(sorted(ids, key=lambda i: hashlib.sha256(i.encode()).hexdigest())[: s.max_papers_per_group])
-    return frozenset(keep)
+    def describe(self) -> list[str]:
+        return [str(p) for p in ((self.papers,) if self.papers else ()) + self.corpus]
 
 
-def _training(papers: Path, ids: frozenset[str] | None) -> Iterator[dict]:
-    for p in iter_papers(papers, TRAIN):
-        if ids is None or p["id"] in ids:
-            yield p
+@dataclass(frozen=True)
+class WorkFiles:
+    """The documents prepare_documents wrote (JSON lines: id, kind, group, archive, category, title, tokens)."""
+    folder: Path
+
+    @property
+    def train(self) -> Path:
+        return self.folder / "train_docs.jsonl"
+
+    def held_out(self, split: str) -> Path:
+        return self.folder / f"{split}_docs.jsonl"
+
+    @property
+    def corpus(self) -> Path:
+        return self.folder / "train_corpus.mm"
+
+    @property
+    def labels(self) -> Path:
+        return self.folder / "train_labels.json"
 
 
-def build_normaliser(papers: Path, s: FitSettings, ids: frozenset[str] | None = None) -> TextNormaliser:
+def _share(record_id: str, what: str) -> float:
+    """A number in [0, 1) from the id: which records a share keeps does not depend on file order or seed."""
+    return int.from_bytes(hashlib.sha256(f"{what}:{record_id}".encode()).digest()[:8], "big") / 2 ** 64
+
+
+def _line(r: ProseRecord, tokens: list[str]) -> str:
+    cat = archives.primary(r.categories)
+    return json.dumps({"id": r.id, "kind": r.kind, "group": archives.group_of(r.categories),
+                       "archive": archives.archive_of(r.categories), "category": cat, "title": r.title,
+                       "tokens": tokens}, ensure_ascii=False) + "\n"
+
+
+def prepare_documents(inputs: Inputs, work: WorkFiles, s: FitSettings) -> dict:
+    """Write the training documents and the labelled held-out records (module docstring), reading every
+    input once; their counts."""
+    from pipeline.progress import bar
+
+    work.folder.mkdir(parents=True, exist_ok=True)
+    filt = TextNormaliser(s.text).filter
+    skipped: Counter = Counter()
+    counts: Counter = Counter()
+
+    def keep(rid: str, split: str, categories: str | None) -> bool:
+        if split == "train" and _share(rid, "sample") >= s.record_share:
+            counts["train_not_sampled"] += 1
+            return False
+        if archives.group_of(categories):
+            return True
+        if split == "train" and _share(rid, "unlabelled") < s.unlabelled_share:
+            return True
+        counts[f"{split}_unlabelled_not_read"] += 1
+        return False
+
+    def records() -> Iterator[ProseRecord]:
+        if inputs.papers is not None:
+            for r in iter_paper_records(inputs.papers):
+                if r.split == "train" or archives.group_of(r.categories):  # the papers' own prose: all fitted on
+                    yield r
+        for path in inputs.corpus:
+            yield from iter_prose_file(path, inputs.splits, skipped, keep)
+
+    files = {split: open(work.train if split == "train" else work.held_out(split), "w", encoding="utf-8")
+             for split in ("train", *HELD_OUT)}
+    pb = bar(None, "topics: reading prose", "record", enabled=s.progress)
+    try:
+        for r in records():
+            pb.update(1)
+            tokens = filt(r.tokens)
+            if r.split == "train":
+                tokens = cap_tokens(tokens, s.max_words, s.max_words_runs)
+            if not tokens:
+                counts[f"{r.split}_no_words"] += 1
+                continue
+            labelled = "labelled" if archives.group_of(r.categories) else "unlabelled"
+            counts[f"{r.split}_{r.kind}_{labelled}"] += 1
+            files[r.split].write(_line(r, tokens))
+    finally:
+        pb.close()
+        for fh in files.values():
+            fh.close()
+    return {"documents": dict(sorted(counts.items())), "skipped": dict(skipped)}
+
+
+def read_docs(path: Path) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            yield json.loads(line)
+
+
+def build_normaliser(work: WorkFiles, s: FitSettings) -> TextNormaliser:
     norm = TextNormaliser(s.text)
     if s.text.merge_plurals:
         counts: Counter = Counter()
-        for p in _training(papers, ids):
-            counts.update(norm.filter(p.get("prose") or []))
+        for d in read_docs(work.train):
+            counts.update(d["tokens"])
         norm.plurals = plural_map(counts)
-    if s.bigrams:
-        sents = _Sections(papers, norm, ids)
-        ph = Phrases(sents, min_count=s.bigram_min_count, threshold=s.bigram_threshold, scoring="npmi",
-                     connector_words=ENGLISH_CONNECTOR_WORDS)
-        norm.phrases = ph.freeze()
     return norm
 
 
-class _Sections:
-    """Filtered training sections (before bigrams), re-iterable, for learning Phrases."""
-
-    def __init__(self, papers: Path, norm: TextNormaliser, ids: frozenset[str] | None) -> None:
-        self.papers, self.norm, self.ids = papers, norm, ids
-
-    def __iter__(self) -> Iterator[list[str]]:
-        for p in _training(self.papers, self.ids):
-            for sec in paper_sections(p):
-                yield self.norm.filter(sec)
-
-
-def build_dictionary(papers: Path, norm: TextNormaliser, s: FitSettings,
-                     ids: frozenset[str] | None = None) -> Dictionary:
-    # Document frequencies count papers, not chunks: no_below=5 means "in 5 papers", so one
-    # textbook's private jargon cannot pass the threshold by being cut into many chunks.
-    d = Dictionary(norm(p.get("prose") or []) for p in _training(papers, ids))
+def build_corpus(work: WorkFiles, norm: TextNormaliser, s: FitSettings) -> tuple[Dictionary, dict]:
+    """Dictionary of the training documents (filtered by document frequency) and their bags of words on
+    disk, with each document's group; statistics."""
+    d = Dictionary(norm(x["tokens"]) for x in read_docs(work.train))
     n_docs = d.num_docs
+    if n_docs == 0:
+        raise ValueError(f"topics: no training document has words ({', '.join(map(str, work.folder.parts[-3:]))}); "
+                         "check topics.corpus and the prepare stage's papers.jsonl")
     d.filter_extremes(no_below=s.no_below, no_above=s.no_above, keep_n=s.keep_n)
     d.compactify()
     if len(d) == 0:
-        raise ValueError(f"{papers}: no word left after filter_extremes(no_below={s.no_below}, "
-                         f"no_above={s.no_above}) over {n_docs} training papers; lower topics.no_below")
-    return d
+        raise ValueError(f"topics: no word left after filter_extremes(no_below={s.no_below}, no_above={s.no_above}) "
+                         f"over {n_docs} training documents; lower topics.dictionary.no_below or raise "
+                         "topics.dictionary.no_above")
+    labels: list[str | None] = []
+
+    def bows() -> Iterator[list]:
+        for x in read_docs(work.train):
+            labels.append(x["group"])
+            yield d.doc2bow(norm(x["tokens"]))
+
+    MmCorpus.serialize(str(work.corpus), bows())
+    counts = Counter(g for g in labels if g)
+    work.labels.write_text(json.dumps(labels))
+    return d, {"train_documents": n_docs, "vocabulary": len(d), "plurals_merged": len(norm.plurals),
+               "labelled_documents_by_group": dict(counts.most_common())}
+
+
+class LabelledStream:
+    """The training bags of words from disk, each with its group, in a seeded random order (online LDA
+    must not see one field's records in a row, as a file sorted by archive would give them)."""
+
+    def __init__(self, work: WorkFiles, seed: int) -> None:
+        self.corpus = MmCorpus(str(work.corpus))
+        self.labels = json.loads(work.labels.read_text())
+        self.order = np.random.RandomState(seed).permutation(len(self.labels))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __iter__(self) -> Iterator[LabelledBow]:
+        for i in self.order:
+            yield LabelledBow(self.corpus[int(i)], self.labels[i])
 
 
 class _PassProgress(logging.Handler):
-    """tqdm bar per LDA pass, driven by gensim's own 'PROGRESS: pass p, at document #d/n' log lines."""
+    """A bar over all passes, driven by gensim's own 'PROGRESS: pass p, at document #d/n' log lines."""
 
     _RE = re.compile(r"PROGRESS: pass (\d+), (?:dispatched chunk #\d+ = )?(?:at )?documents? (?:up to )?#(\d+)/(\d+)")
 
@@ -140,7 +230,7 @@ class _PassProgress(logging.Handler):
         if not m:
             return
         p, d, n = (int(x) for x in m.groups())
-        if self.bar is None:  # one bar for all passes: a log file gets a line every 30 s, not one a pass
+        if self.bar is None:
             from pipeline.progress import bar
 
             self.bar = bar(self.passes * n, f"{self.label}LDA pass 1/{self.passes}", "doc", leave=False,
@@ -148,9 +238,7 @@ class _PassProgress(logging.Handler):
         if p != self.pass_:
             self.pass_, self.done = p, 0
             self.bar.set_description(f"{self.label}LDA pass {p + 1}/{self.passes}")
-        # gensim logs "at document #d" before working on the chunk that ends at d: show the
-        # previous chunk's end as done.
-        self.bar.n = p * n + min(self.done, n)
+        self.bar.n = p * n + min(self.done, n)  # gensim logs a chunk's end before working on it
         self.bar.refresh()
         self.done = d
 
@@ -161,69 +249,30 @@ class _PassProgress(logging.Handler):
         super().close()
 
 
-def train_lda(corpus: Any, dictionary: Dictionary, s: FitSettings, bar_label: str = "",
-              bar_position: int = 0) -> LdaModel:
-    kw = dict(corpus=corpus, id2word=dictionary, num_topics=s.num_topics, passes=s.passes,
-              iterations=s.iterations, chunksize=s.chunksize, random_state=s.seed, eval_every=None)
-    glog = [logging.getLogger(n) for n in ("gensim.models.ldamodel", "gensim.models.ldamulticore")]
+def fit(work: WorkFiles, dictionary: Dictionary, norm: TextNormaliser, s: FitSettings, bar_label: str = "",
+        bar_position: int = 0) -> TopicModel:
+    """Labelled LDA with seed s.seed over the training corpus on disk (build_corpus first)."""
+    t0 = time.time()
+    stream = LabelledStream(work, s.seed)
+    counts = Counter(g for g in stream.labels if g)
+    owners = allocate(counts, s.num_topics, s.min_group_records, s.general_topics)
+    glog = logging.getLogger("gensim.models.ldamodel")
     handler = _PassProgress(s.passes, bar_label, bar_position) if s.progress else None
-    saved = [(g.level, g.propagate) for g in glog]
-    if handler:
-        for g in glog:  # our handler only: gensim's INFO chatter stays off the console
-            g.addHandler(handler)
-            g.setLevel(logging.INFO)
-            g.propagate = False
+    saved = (glog.level, glog.propagate)
+    if handler:  # our handler only: gensim's INFO chatter stays off the console
+        glog.addHandler(handler)
+        glog.setLevel(logging.INFO)
+        glog.propagate = False
     try:
-        if s.workers > 1:
-            alpha = s.alpha if s.alpha != "auto" else "symmetric"  # LdaMulticore cannot learn alpha
-            return LdaMulticore(workers=s.workers, alpha=alpha, eta=s.eta, **kw)
-        return LdaModel(alpha=s.alpha, eta=s.eta, update_every=1, **kw)
+        lda = LabelledLda(corpus=stream, id2word=dictionary, num_topics=s.num_topics, passes=s.passes,
+                          iterations=s.iterations, chunksize=s.chunksize, decay=s.decay, offset=s.offset,
+                          alpha=s.alpha, eta=s.eta, random_state=s.seed, eval_every=None, update_every=1,
+                          owners=owners)
     finally:
         if handler:
             handler.close()
-            for g, (lvl, prop) in zip(glog, saved):
-                g.removeHandler(handler)
-                g.setLevel(lvl)
-                g.propagate = prop
-
-
-def fit(papers: Path, work_dir: Path, s: FitSettings, bar_label: str = "",
-        bar_position: int = 0) -> tuple[TopicModel, dict]:
-    """Fit on the training papers of `papers`; returns the model and fitting statistics.
-
-    The training chunks' bags of words are written once to work_dir/train_corpus.mm and LDA streams
-    them from disk on every pass (gensim's MmCorpus), so memory holds only the dictionary and model.
-    """
-    t0 = time.time()
-    work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    ids = fitting_ids(papers, s)
-    norm = build_normaliser(papers, s, ids)
-    dictionary = build_dictionary(papers, norm, s, ids)
-    chunks = TrainChunks(papers, norm, s.chunk_max_tokens, s.chunk_min_tokens,
-                         max_paper_tokens=s.max_paper_tokens, keep_ids=ids)
-    mm = work_dir / "train_corpus.mm"
-    MmCorpus.serialize(str(mm), (dictionary.doc2bow(c) for c in chunks))
-    corpus = MmCorpus(str(mm))
-    if len(corpus) == 0:
-        raise ValueError(f"{papers}: no training paper has prose; check the prepare stage's output")
-    t1 = time.time()
-    lda = train_lda(corpus, dictionary, s, bar_label, bar_position)
-    t2 = time.time()
-    stats = {"train_papers": dictionary.num_docs, "train_chunks": len(corpus),
-             "train_tokens_in_vocab": int(corpus.num_nnz and sum(c for doc in corpus for _, c in doc)),
-             "vocabulary": len(dictionary), "bigrams_in_vocab": sum("_" in w for w in dictionary.token2id),
-             "plurals_merged": len(norm.plurals), "seconds_text": round(t1 - t0, 1),
-             "seconds_lda": round(t2 - t1, 1)}
-    model = TopicModel(lda, dictionary, norm, s.seed, meta={"fit": stats})
-    return model, stats
-
-
-def theta_all(model: TopicModel, papers: Path) -> Iterator[tuple[dict, np.ndarray]]:
-    """(paper, θ) for every paper of every split, each inferred on its own whole prose.
-
-    Training papers are inferred too (not read off the training chunks' gamma) so that θ means the
-    same thing for every paper and a long document gets one θ for all its chunks.
-    """
-    for p in iter_papers(papers):
-        yield p, model.theta_of_tokens(p.get("prose") or [])
+            glog.removeHandler(handler)
+            glog.setLevel(saved[0])
+            glog.propagate = saved[1]
+    return TopicModel(lda, dictionary, norm, s.seed,
+                      meta={"fit": {"seconds_lda": round(time.time() - t0, 1), "owners": owners}})

@@ -120,6 +120,14 @@ class TopicModel:
     def top_words(self, topic: int, n: int = 10) -> list[str]:
         return [w for w, _ in self.lda.show_topic(topic, topn=n)]
 
+    def distinctive_words(self, topic: int, n: int = 10, weight: float = 0.6) -> list[str]:
+        """Words by relevance (Sievert & Shirley 2014): weight·log p(w|k) + (1 - weight)·log(p(w|k) / p(w)),
+        p(w) the mean over topics: a topic's own words before the words every topic uses."""
+        phi = self.lda.get_topics()
+        p = np.log(phi[topic] + 1e-12)
+        rel = weight * p + (1 - weight) * (p - np.log(phi.mean(0) + 1e-12))
+        return [self.dictionary[int(i)] for i in np.argsort(-rel, kind="stable")[:n]]
+
     def label(self, topic: int) -> str:
         """The user's name for the topic if given (conf/topics/names/), else its top 3 words."""
         return self.names.get(topic) or " / ".join(self.top_words(topic, 3))

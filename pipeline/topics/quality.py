@@ -1,10 +1,9 @@
-"""Topic quality: coherence, perplexity bound, topic sizes (field separation: separation.py).
+"""Topic quality besides field separation (evaluation.py): coherence, perplexity bound, the topics table.
 
-Coherence (the figure settings are chosen by): the mean over topics of gensim's c_npmi of each
-topic's top 10 words, with gensim's default sliding window for c_npmi (10 tokens), counted on a
-reference corpus = the given split's papers' prose passed through the model's own text normaliser
-(lower-case, stop words, plural merging, bigrams: the tokens the model sees; words outside the
-dictionary stay in the text, so windows are not narrowed by vocabulary filtering). A topic whose
+Coherence (reported, not chosen by): the mean over topics of gensim's c_npmi of each topic's top 10
+words, with gensim's default sliding window for c_npmi (10 tokens), counted on a reference corpus = the
+validation records' words passed through the model's own text normaliser (the tokens the model sees;
+words outside the dictionary stay in the text, so windows are not narrowed by vocabulary filtering). A topic whose
 score is not finite (some top word never occurs in the reference texts) is counted in
 `undefined_topics` and left out of the mean, never averaged in as NaN or infinity.
 """
@@ -17,13 +16,16 @@ from typing import Sequence
 import numpy as np
 from gensim.models import CoherenceModel
 
-from pipeline.topics.corpus import iter_papers
+from pipeline.topics.corpus import cap_tokens
 from pipeline.topics.model import TopicModel
 
 
-def reference_texts(model: TopicModel, papers: Path, split: str) -> list[list[str]]:
-    """The split's prose as model tokens (held in memory: coherence needs them several times)."""
-    return [model.normaliser(p.get("prose") or []) for p in iter_papers(papers, (split,))]
+def reference_texts(model: TopicModel, docs: Path, max_words: int) -> list[list[str]]:
+    """Held-out records (a work file of fit.py) as model tokens, each at most max_words (held in memory:
+    coherence reads them several times)."""
+    from pipeline.topics.fit import read_docs
+
+    return [model.normaliser(cap_tokens(d["tokens"], max_words)) for d in read_docs(docs)] if docs.exists() else []
 
 
 def coherence(model: TopicModel, texts: Sequence[Sequence[str]], measure: str = "c_npmi",
@@ -53,11 +55,14 @@ def log_perplexity(model: TopicModel, texts: Sequence[Sequence[str]]) -> dict:
     return {"per_word_bound": bound, "perplexity": float(2 ** (-bound))}
 
 
-def topics_markdown(model: TopicModel, sizes: Sequence[float], coh: Sequence[float | None], n_words: int = 8) -> str:
-    lines = ["# Topics in scientific texts", "",
-             "| topic | name | top words | size | c_npmi (val) |", "|---:|---|---|---:|---:|"]
+def topics_markdown(model: TopicModel, infos: Sequence[dict], sizes: Sequence[float], coh: Sequence[float | None],
+                    n_words: int = 8) -> str:
+    lines = ["# Topics", "", "| topic | name | archive (confidence, records) | top words | share of papers' prose | "
+             "c_npmi (val) |", "|---:|---|---|---|---:|---:|"]
     for k in range(model.num_topics):
-        c = coh[k]
-        lines.append(f"| {k} | {model.label(k)} | {', '.join(model.top_words(k, n_words))} | "
+        c, t = coh[k], infos[k]
+        arch = f"{t['archive']} ({100 * t['confidence']:.0f}%, {t['records']})" if t.get("archive") else \
+            f"none ({t['records']})"
+        lines.append(f"| {k} | {model.label(k)} | {arch} | {', '.join(model.top_words(k, n_words))} | "
                      f"{100 * sizes[k]:.1f}% | {'n/a' if c is None else f'{c:.3f}'} |")
     return "\n".join(lines) + "\n"
