@@ -57,7 +57,7 @@ def main() -> None:
     torch.set_num_threads(int(cfg.sample.threads or __import__("os").cpu_count()))
     root = __import__("pathlib").Path(cfg.paths.run_dir)
     gen = Generator.from_run(root, device=a.device)
-    topics = Topics.load(root / "topics")
+    topics = Topics.load(root)
     th = np.stack([topics.topic_theta(k % topics.num_topics) for k in range(a.n)]).astype(np.float32)
     thetas = torch.from_numpy(th)
     rows = []

@@ -24,7 +24,8 @@ from omegaconf import OmegaConf
 
 from pipeline.config import compose
 from pipeline.model.network import TopicLSTM
-from pipeline.stages.train import _build
+from pipeline.runfolder import TrainFolder
+from pipeline.stages.train import build_trainer
 
 
 class _Timer:
@@ -68,7 +69,7 @@ def bare_loop(cfg, dm, batches, warmup: int) -> float:
 
 
 def stage_loop(cfg, dm, steps: int, warmup: int) -> float:
-    """The train stage's own Trainer and module (pipeline.stages.train._build), no validation."""
+    """The train stage's own Trainer and module (pipeline.stages.train.build_trainer), no validation."""
     with tempfile.TemporaryDirectory() as tmp:
         c = OmegaConf.merge(cfg, {"trainer": {"max_steps": steps, "enable_progress_bar": False},
                                   "callbacks": {"model_checkpoint": {"dirpath": tmp}},
@@ -76,7 +77,7 @@ def stage_loop(cfg, dm, steps: int, warmup: int) -> float:
         torch.manual_seed(0)
         net = TopicLSTM(instantiate(c.model.net)(vocab_size=len(dm.vocab), num_topics=dm.num_topics,
                                                  pad_id=dm.vocab.pad_id))
-        module, trainer = _build(c, net, dm, Path(tmp))
+        module, trainer = build_trainer(c, net, dm, TrainFolder(Path(tmp)))
         timer = _Timer(warmup)
         trainer.callbacks.append(timer.cb)
         trainer.fit(module, datamodule=dm)

@@ -27,7 +27,7 @@ def main(cfg: DictConfig) -> None:
     for name in names:
         log.info("stage %s: run folder %s", name, folder.root)
         try:
-            _, line = timed_stage(name, lambda name=name: load(name)(cfg, folder), folder.for_output().root / "stages.json")
+            _, line = timed_stage(name, lambda name=name: load(name)(cfg, folder), folder.output("stages"))
         except StageError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)

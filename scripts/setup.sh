@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the pipeline needs on a fresh Debian 12 machine with Python 3.11:
 #   - TeX Live from Debian's packages (pdflatex with amsmath, amssymb, amsfonts, mathtools, bm), and
-#     dvisvgm and poppler-utils for the report (equations as SVG, gallery pages as images);
+#     dvisvgm for the report (equations as SVG);
 #     needs root or sudo, and is skipped when those are already installed;
 #   - a virtual environment in .venv with the Python packages of pyproject.toml.
 # torch is installed first and pinned (2.13.0): on a machine without a GPU that is the CPU wheel,
@@ -10,13 +10,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! command -v pdflatex >/dev/null 2>&1 || ! command -v dvisvgm >/dev/null 2>&1 \
-   || ! command -v pdftoppm >/dev/null 2>&1 || ! kpsewhich mathtools.sty bm.sty amssymb.sty >/dev/null 2>&1; then
+   || ! kpsewhich mathtools.sty bm.sty amssymb.sty >/dev/null 2>&1; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-  echo "setup: installing TeX Live (texlive-latex-base, texlive-latex-recommended), dvisvgm, poppler-utils"
+  echo "setup: installing TeX Live (texlive-latex-base, texlive-latex-recommended), dvisvgm"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    texlive-latex-base texlive-latex-recommended dvisvgm poppler-utils >/dev/null
+    texlive-latex-base texlive-latex-recommended dvisvgm >/dev/null
 fi
 
 PYTHON="${PYTHON:-python3}"

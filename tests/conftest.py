@@ -18,6 +18,22 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 
+# Fixtures that build from ../shared/corpus: a test using one (directly or through another fixture)
+# is a `corpus` test.
+CORPUS_FIXTURES = frozenset({"tiny_run", "tiny_trained", "prepared_corpus", "validated_corpus"})
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark the tests that need the shared corpus `corpus`, and skip them (saying why) where it is
+    absent; every other test runs in a clone with no ../shared at all."""
+    present = CORPUS.is_dir()
+    for item in items:
+        if CORPUS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.corpus)
+        if not present and item.get_closest_marker("corpus") is not None:
+            item.add_marker(pytest.mark.skip(reason=f"needs the shared corpus ({CORPUS}), which is not present"))
+
+
 def run_pipeline(*args: str, cwd: Path = ROOT, timeout: int = 300, env: dict[str, str] | None = None,
                  clean_env: bool = False) -> subprocess.CompletedProcess:
     """`python -m pipeline ARGS` as a user runs it, from `cwd`; output captured as text. `env` adds

@@ -18,7 +18,7 @@ def _options(group: str) -> list[str]:
 
 
 def _build_all(cfg) -> None:
-    from pipeline.stages import prepare, topics
+    from pipeline.stages import prepare, report, sample, topics
     from pipeline.texcheck.preamble import Preamble
 
     prepare.ingest_settings(cfg)
@@ -26,7 +26,40 @@ def _build_all(cfg) -> None:
     topics.settings(cfg.topics)
     topics._names(cfg.topics)
     Preamble.from_settings(cfg.tex.preamble_file, cfg.tex.documentclass, cfg.tex.packages)
+    opts, judge = sample.options(cfg)
+    assert opts.decode().max_len == cfg.sample.max_len and judge.timeout_s > 0
+    assert report.settings(cfg).fidelity.max_train == cfg.report.fidelity.max_train
+    _instantiate_training(cfg)
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
+
+
+def _instantiate_training(cfg) -> None:
+    """Every `_target_` of the train stage, built as the stage builds it (lightning-hydra-template's
+    test_train_config): the network, optimizer and scheduler, each callback and logger, the Trainer;
+    the datamodule's target with its arguments (building it needs a prepared run)."""
+    import inspect
+
+    import pytorch_lightning as pl
+    import torch
+    from hydra.utils import get_class, instantiate
+
+    from pipeline.model.network import TopicLSTM
+
+    net = TopicLSTM(instantiate(cfg.model.net)(vocab_size=50, num_topics=4, pad_id=0))
+    opt = instantiate(cfg.model.optimizer)(params=net.parameters())
+    assert isinstance(opt, torch.optim.Optimizer)
+    if cfg.model.scheduler is not None:
+        sched = instantiate(cfg.model.scheduler)(optimizer=opt)
+        assert isinstance(sched, torch.optim.lr_scheduler.LRScheduler)
+    callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
+    assert callbacks and all(isinstance(c, pl.Callback) for c in callbacks)
+    loggers = [instantiate(lg) for lg in (cfg.logger or {}).values() if lg is not None]
+    assert all(isinstance(lg, pl.loggers.Logger) for lg in loggers)
+    trainer = instantiate(cfg.trainer, _partial_=True)(callbacks=[], logger=False, enable_progress_bar=False)
+    assert isinstance(trainer, pl.Trainer) and trainer.max_steps == cfg.trainer.max_steps
+    dm = OmegaConf.to_container(cfg.datamodule, resolve=True)
+    cls = get_class(dm.pop("_target_"))
+    inspect.signature(cls).bind(**dm)  # every key is an argument, none is missing
 
 
 def test_the_default_config_composes_and_builds_every_stage():

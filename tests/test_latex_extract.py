@@ -67,7 +67,7 @@ def _sample_papers(n: int, seed: int = 0):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (CORPUS / "arxiv").exists(), reason="shared corpus not present")
+@pytest.mark.corpus
 def test_round_trip_on_real_equations(known):
     total = 0
     for text in _sample_papers(8):

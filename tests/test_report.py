@@ -9,9 +9,7 @@ import shutil
 import pytest
 
 from pipeline.report.document import scope_svg_ids
-from tests.conftest import CORPUS, copy_run, run_pipeline
-
-pytestmark = pytest.mark.skipif(not (CORPUS / "folders").exists(), reason="shared corpus not present")
+from tests.conftest import copy_run, run_pipeline
 
 SAMPLE = ["sample.n=6", "sample.grid.n=12", "sample.grid.temperatures=[0.7,1.0]", "sample.context_n=2",
           "sample.context_examples=[group element,probability random variable]"]
@@ -28,6 +26,7 @@ def reported(tiny_trained):
     return outputs / "reported", common
 
 
+@pytest.mark.slow  # the stage through the CLI
 def test_report_builds_from_a_tiny_run(reported):
     run, _ = reported
     out = run / "report"
@@ -54,6 +53,7 @@ def test_report_builds_from_a_tiny_run(reported):
     assert fid["real_test"]["n"] > 0 and 0 <= fid["real_test"]["balanced_accuracy"] <= 1
 
 
+@pytest.mark.slow  # the stage through the CLI
 def test_a_changed_stage_output_changes_the_report_and_unchanged_ones_reuse_it(reported):
     run, common = reported
     r = run_pipeline("stage=report", "run=reported", *common)
@@ -72,6 +72,7 @@ def test_a_changed_stage_output_changes_the_report_and_unchanged_ones_reuse_it(r
         path.write_text(saved)
 
 
+@pytest.mark.slow  # the stage through the CLI
 def test_a_missing_stage_output_names_the_stage_to_run(reported):
     run, common = reported
     copy_run(run.parent, "partial", ("prepared", "validate", "topics", "train"), source="reported")

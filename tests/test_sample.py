@@ -14,9 +14,7 @@ from pipeline.model.decode import DecodeSettings, PrefixError
 from pipeline.model.generation import Generator, load_rules, training_equations
 from pipeline.model.network import NetworkConfig, TopicLSTM
 from pipeline.model.syntax import Grammar, sized
-from tests.conftest import CORPUS, copy_run, run_pipeline
-
-pytestmark = pytest.mark.skipif(not (CORPUS / "folders").exists(), reason="shared corpus not present")
+from tests.conftest import copy_run, run_pipeline
 
 
 def balanced(tokens: list[str]) -> bool:
@@ -49,7 +47,7 @@ def random_generator(tiny_run) -> Generator:
     vocab = Vocabulary.load(run / "prepared" / "vocab.json")
     torch.manual_seed(0)
     net = TopicLSTM(NetworkConfig(len(vocab), 3, 16, 16, 2, 0.0, "concat", "gate", 1.0, 0.0, True, vocab.pad_id, 1.0))
-    return Generator(net, vocab, Grammar(vocab, load_rules(run, run / "prepared" / "vocab.json")))
+    return Generator(net, vocab, Grammar(vocab, load_rules(run)))
 
 
 def test_random_network_never_writes_unbalanced_latex(random_generator):
@@ -124,7 +122,7 @@ def test_rules_never_mask_real_equations(tiny_run):
     outputs, _ = tiny_run
     run = outputs / "tiny"
     vocab = Vocabulary.load(run / "prepared" / "vocab.json")
-    grammar = Grammar(vocab, load_rules(run, run / "prepared" / "vocab.json"))
+    grammar = Grammar(vocab, load_rules(run))
     rows = [json.loads(line) for line in (run / "validate" / "equations.validated.jsonl").read_text().splitlines()]
     seqs = []
     for e in rows:
@@ -156,7 +154,7 @@ def test_rules_never_mask_the_real_test_equations(validated_corpus):
     its compiling training equations."""
     run = validated_corpus
     vocab = Vocabulary.load(run / "prepared" / "vocab.json")
-    grammar = Grammar(vocab, load_rules(run, run / "prepared" / "vocab.json"))
+    grammar = Grammar(vocab, load_rules(run))
     seqs = []
     for line in (run / "validate" / "equations.validated.jsonl").read_text().splitlines():
         e = json.loads(line)
@@ -169,6 +167,7 @@ def test_rules_never_mask_the_real_test_equations(validated_corpus):
     assert _violations(grammar, seqs, vocab) == []
 
 
+@pytest.mark.slow  # the stage through the CLI
 def test_sample_stage_writes_checked_samples(tiny_trained):
     outputs, common = tiny_trained
     copy_run(outputs, "sampled", ("prepared", "validate", "topics", "train"), source="trained")
@@ -197,6 +196,7 @@ def test_sample_stage_writes_checked_samples(tiny_trained):
     assert len(rows) == 3 and all(r["env"] == "align" and r["conditioning"]["topic"] == 1 for r in rows)
 
 
+@pytest.mark.slow  # the stage through the CLI
 def test_context_words_and_mismatched_models_are_refused_clearly(tiny_trained):
     outputs, common = tiny_trained
     copy_run(outputs, "refuse", ("prepared", "validate", "topics", "train"), source="trained")

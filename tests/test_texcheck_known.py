@@ -62,6 +62,7 @@ def test_hundred_math_commands_from_the_list_compile(known):
     assert [(n, v.error) for n, v in zip(names, vs) if not v.compiles] == []
 
 
+@pytest.mark.corpus
 def test_hundred_names_outside_the_list_are_undefined(known):
     seen = set()
     with open(CORPUS_EQS, encoding="utf-8") as f:

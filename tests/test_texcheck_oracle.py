@@ -11,6 +11,7 @@ LABELS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "extra" / "
 
 
 @pytest.mark.slow
+@pytest.mark.corpus
 def test_fast_equals_reference_on_labelled_sample():
     rows = [json.loads(x) for x in LABELS.read_text(encoding="utf-8").splitlines()]
     sample = random.Random(2003).sample(rows, 100)

@@ -19,6 +19,8 @@ from tests.conftest import CORPUS, default_config
 BARS = {"body": 0.80, "abstract": 0.70}
 BALANCED_BAR = 0.60
 
+pytestmark = pytest.mark.corpus
+
 
 @pytest.fixture(scope="module")
 def fitted(request, tmp_path_factory):

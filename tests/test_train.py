@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import CORPUS, copy_run, run_pipeline
-
-pytestmark = pytest.mark.skipif(not (CORPUS / "folders").exists(), reason="shared corpus not present")
+from tests.conftest import copy_run, run_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +21,7 @@ def _copy_run(outputs: Path, name: str) -> None:
     copy_run(outputs, name, ("prepared", "topics"))
 
 
+@pytest.mark.slow  # the stage through the CLI
 def test_fast_dev_run_through_the_entry_point(tiny):
     outputs, common = tiny
     r = run_pipeline("stage=train", "run=tiny", *common, "trainer.fast_dev_run=true")
@@ -31,6 +30,7 @@ def test_fast_dev_run_through_the_entry_point(tiny):
     assert not (outputs / "tiny" / "train" / "model.pt").exists()
 
 
+@pytest.mark.slow  # the stage through the CLI
 def test_a_run_cut_short_by_the_time_cap_says_so(tiny):
     outputs, common = tiny
     _copy_run(outputs, "capped")
@@ -42,6 +42,7 @@ def test_a_run_cut_short_by_the_time_cap_says_so(tiny):
     assert "max_time safety cap was reached" in r.stdout + r.stderr
 
 
+@pytest.mark.slow  # the stage through the CLI
 def test_train_writes_a_model_file_metrics_and_curves(tiny):
     outputs, common = tiny
     _copy_run(outputs, "full")
@@ -92,6 +93,7 @@ def test_train_writes_a_model_file_metrics_and_curves(tiny):
     assert lo <= gain["perplexity_reduction"] <= hi
 
 
+@pytest.mark.slow  # the stage through the CLI
 def test_an_ablation_asked_first_trains_the_main_model_before_it(tiny):
     outputs, common = tiny
     _copy_run(outputs, "ablation_first")
@@ -103,6 +105,7 @@ def test_an_ablation_asked_first_trains_the_main_model_before_it(tiny):
     assert m["steps"] == m["none"]["steps"] == 40 and "true_vs_none" in m["test"]
 
 
+@pytest.mark.slow  # the stage through the CLI
 def test_a_killed_run_resumes_and_ends_where_an_uninterrupted_run_ends(tiny):
     outputs, common = tiny
     one_thread = ["train.threads=1", "train.bootstrap=20"]
@@ -127,6 +130,7 @@ def test_a_killed_run_resumes_and_ends_where_an_uninterrupted_run_ends(tiny):
     assert curves[0] == curves[1]
 
 
+@pytest.mark.slow  # the stage through the CLI
 def test_changed_settings_are_not_resumed_silently(tiny):
     outputs, common = tiny
     _copy_run(outputs, "changed")
@@ -141,6 +145,7 @@ def test_changed_settings_are_not_resumed_silently(tiny):
     assert r.returncode == 0, r.stderr[-2000:]
 
 
+@pytest.mark.slow  # the stage through the CLI
 def test_validation_once_an_epoch_and_a_run_that_ends_before_it(tiny):
     """experiment=paper validates once an epoch; a run whose max_steps ends inside the first epoch
     (as its 300-step measurement does) finishes and is scored all the same."""
@@ -159,14 +164,36 @@ def test_missing_inputs_name_the_stage_to_run(tmp_path):
 
 
 def test_a_model_of_another_vocabulary_is_refused(tiny, tmp_path):
+    from pipeline.errors import StageError
     from pipeline.model.network import NetworkConfig, TopicLSTM, save_model
-    from pipeline.stages.train import RefusedError, check_model_matches, data_record
+    from pipeline.model.provenance import ModelMismatchError, check_model_matches, data_record
 
     outputs, _ = tiny
-    record = data_record(outputs / "tiny")
+    run = outputs / "tiny"
+    record = data_record(run)
     net = TopicLSTM(NetworkConfig(10, 3, 8, 8, 1, 0.0, "concat", "none", 1.0, 0.0, True, 0, 1.0))
     save_model(tmp_path / "m.pt", net, {**record, "vocab_sha256": "something else"})
     blob = torch.load(tmp_path / "m.pt", weights_only=True)
-    with pytest.raises(RefusedError, match="another vocabulary"):
-        check_model_matches(blob["data"], record, tmp_path / "m.pt")
-    check_model_matches(record, record, tmp_path / "m.pt")  # the run's own data: accepted
+    with pytest.raises(ModelMismatchError, match="another vocabulary"):
+        check_model_matches(blob["data"], run, tmp_path / "m.pt")
+    assert issubclass(ModelMismatchError, StageError)  # the CLI prints it as one line, exit status 2
+    check_model_matches(record, run, tmp_path / "m.pt")  # the run's own data: accepted
+
+
+@pytest.mark.slow  # the stage through the CLI
+def test_a_sweep_leaves_the_runs_own_training_untouched(tiny):
+    outputs, common = tiny
+    _copy_run(outputs, "swept")
+    r = run_pipeline("stage=train", "run=swept", *common, "train.evaluate_test=false")
+    assert r.returncode == 0, r.stderr[-2000:]
+    own = outputs / "swept" / "train"
+    files = sorted(p for p in own.rglob("*") if p.is_file())
+    before = {p: p.read_bytes() for p in files}
+    r = run_pipeline("-m", "stage=train", "run=swept", *common, "train.evaluate_test=false", "trainer.max_steps=6,8")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(p for p in own.rglob("*") if p.is_file()) == files
+    assert all(p.read_bytes() == data for p, data in before.items())  # not one byte of the run's own changed
+    for job, steps in ((0, 6), (1, 8)):
+        mine = outputs / "swept" / "sweeps" / "train" / str(job) / "train"
+        assert (mine / "checkpoints" / "last.ckpt").exists() and (mine / "curves" / "metrics.csv").exists()
+        assert json.loads((mine / "metrics.json").read_text())["steps"] == steps

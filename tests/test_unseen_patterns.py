@@ -177,3 +177,53 @@ def test_control_sequences_are_read_as_tex_reads_them(known, latex, expected):
     from pipeline.latex.extract import undefined_commands
 
     assert undefined_commands(latex, known) == expected
+
+
+# A helper under \makeatletter that a kernel macro hands its arguments to (`\mathpalette` passes
+# the math style), with a kernel `@` setting in its body: as one paper writes its `\soplus`.
+MATHPALETTE = r"""\documentclass{article}
+\usepackage{amsmath,amssymb}
+\makeatletter
+\def\make@small#1#2{\vcenter{\hbox{$\m@th#1\scriptscriptstyle#2$}}}
+\newcommand{\soplus}{\mathbin{\mathpalette\make@small\oplus}}
+\newcommand{\sotimes}{\mathbin{\mathpalette\make@small\otimes}}
+\makeatother
+\begin{document}
+\begin{equation} A \soplus B = C \sotimes D \end{equation}
+\begin{equation} \bigoplus_i V_i \soplus W \end{equation}
+\end{document}
+"""
+
+# tikzit: string diagrams drawn from .tikz files through `\tikzfig`, defined in the paper's own
+# tikzit.sty (which loads TikZ libraries: programming, never read as notation).
+TIKZIT_STY = r"""\RequirePackage{tikz}
+\usetikzlibrary{backgrounds}
+\newcommand{\tikzfig}[1]{{\tikzstyle{every picture}=[tikzfig]\IfFileExists{#1.tikz}{\input{#1.tikz}}{\input{./figures/#1.tikz}}}}
+\newcommand{\ctikzfig}[1]{\begin{center}\rm\tikzfig{#1}\end{center}}
+"""
+TIKZIT_PAPER = r"""\documentclass{article}
+\usepackage{amsmath}
+\usepackage{tikzit}
+\begin{document}
+\begin{equation} \tikzfig{copy-rule} \ = \ \tikzfig{copy-rule-2} \end{equation}
+\begin{equation*} \tikzfig{spider} \end{equation*}
+\begin{equation} f \circ g = h \end{equation}
+\end{document}
+"""
+
+
+def test_at_helpers_called_through_the_kernel_keep_their_names(known):
+    r = extract_paper(MATHPALETTE, {}, known, max_tokens=400, prose=False)
+    assert not r.dropped and not r.undefined, (r.dropped, r.undefined)
+    assert len(r.equations) == 2
+    for e in r.equations:
+        assert "@" not in e["latex"] and "\\make" not in e["latex"]  # no `\make` + `@small` left
+        assert "\\mathchoice{\\vcenter{\\hbox{$\\mathsurround=0pt \\displaystyle\\scriptscriptstyle\\oplus$}}}" in e["latex"]
+    assert all(_compiles(r.equations))
+
+
+def test_tikzit_figures_are_diagrams(known):
+    r = extract_paper(TIKZIT_PAPER, {"tikzit.sty": TIKZIT_STY}, known, max_tokens=400, prose=False)
+    assert [e["latex"] for e in r.equations] == [r"f\circ g=h"]
+    assert dict(r.dropped) == {"diagram": 2} and dict(r.diagrams) == {"tikzfig": 2}
+    assert not r.undefined

@@ -11,6 +11,7 @@ verbatim material (environments, `\\verb`) are skipped. Environments nested insi
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from pipeline.latex.scan import read_arg
@@ -81,90 +82,61 @@ def _close(rx: re.Pattern[str], text: str, i: int) -> tuple[int, int] | None:
     return None
 
 
-def find_display_equations(text: str) -> list[DisplayEquation]:
-    """The display equations of `text`, in order."""
-    found: list[DisplayEquation] = []
+def _math_constructs(text: str) -> Iterator[tuple[re.Match[str], tuple[int, int] | None]]:
+    """Every construct `_SCAN` finds in `text`, in order, with where it ends: the (start, end) of an
+    environment's `\\end{..}` or of the closing delimiter; None for skipped text and for an opener
+    never closed (scanning goes on after it)."""
     pos = 0
     n = len(text)
     while pos < n:
         m = _SCAN.search(text, pos)
         if not m:
-            break
+            return
         if m.group("skip") is not None:
+            yield m, None
             pos = m.end()
             continue
         env = m.group("env")
         if env is not None:
             end = _end_regex(env, m.group("star")).search(text, m.end())
-            if not end:
-                pos = m.end()
-                continue
+            close = end.span() if end else None
+        else:
+            closer = (_CLOSE_BRACKET if m.group("bracket") is not None else _CLOSE_DD if m.group("dd") is not None
+                      else _CLOSE_PAREN if m.group("paren") is not None else _CLOSE_D1)
+            close = _close(closer, text, m.end())
+        yield m, close
+        pos = close[1] if close else m.end()
+
+
+def find_display_equations(text: str) -> list[DisplayEquation]:
+    """The display equations of `text`, in order."""
+    found: list[DisplayEquation] = []
+    for m, close in _math_constructs(text):
+        if close is None or m.group("skip") is not None:
+            continue
+        env = m.group("env")
+        if env is not None:
             body_start = m.end()
             arg = None
             if env == "alignat":
                 got = read_arg(text, body_start, braced_only=True)
-                if got is not None and got[1] <= end.start():
+                if got is not None and got[1] <= close[0]:
                     arg, body_start = got[0].strip(), got[1]
-            found.append(DisplayEquation(env, arg, text[body_start : end.start()], env + m.group("star")))
-            pos = end.end()
-            continue
-        if m.group("bracket") is not None:
-            close = _close(_CLOSE_BRACKET, text, m.end())
-            kind = "displaymath"
-            written = "\\["
+            found.append(DisplayEquation(env, arg, text[body_start : close[0]], env + m.group("star")))
+        elif m.group("bracket") is not None:
+            found.append(DisplayEquation("displaymath", None, text[m.end() : close[0]], "\\["))
         elif m.group("dd") is not None:
-            close = _close(_CLOSE_DD, text, m.end())
-            kind = "displaymath"
-            written = "$$"
-        elif m.group("paren") is not None:
-            close = _close(_CLOSE_PAREN, text, m.end())
-            kind = written = None
-        else:
-            close = _close(_CLOSE_D1, text, m.end())
-            kind = written = None
-        if close is None:
-            pos = m.end()
-            continue
-        if kind is not None:
-            found.append(DisplayEquation(kind, None, text[m.end() : close[0]], written))
-        pos = close[1]
+            found.append(DisplayEquation("displaymath", None, text[m.end() : close[0]], "$$"))
     return found
 
 
 def inline_math_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of every math span (inline and display) in `text`, for removing math from prose."""
     spans: list[tuple[int, int]] = []
-    pos = 0
-    n = len(text)
-    while pos < n:
-        m = _SCAN.search(text, pos)
-        if not m:
-            break
+    for m, close in _math_constructs(text):
         if m.group("skip") is not None:
             if m.group("venv") is not None:
                 spans.append((m.start(), m.end()))
-            pos = m.end()
-            continue
-        env = m.group("env")
-        if env is not None:
-            end = _end_regex(env, m.group("star")).search(text, m.end())
-            if not end:
-                pos = m.end()
-                continue
-            spans.append((m.start(), end.end()))
-            pos = end.end()
-            continue
-        if m.group("bracket") is not None:
-            close = _close(_CLOSE_BRACKET, text, m.end())
-        elif m.group("dd") is not None:
-            close = _close(_CLOSE_DD, text, m.end())
-        elif m.group("paren") is not None:
-            close = _close(_CLOSE_PAREN, text, m.end())
-        else:
-            close = _close(_CLOSE_D1, text, m.end())
-        if close is None:
-            pos = m.end()
-            continue
-        spans.append((m.start(), close[1]))
-        pos = close[1]
+        elif close is not None:
+            spans.append((m.start(), close[1]))
     return spans

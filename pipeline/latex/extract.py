@@ -51,7 +51,7 @@ _DIAGRAM = re.compile(
     r"\\\\|\\begin\s*\{(?P<env>tikzpicture|tikzcd|xy|xymatrix|CD|pspicture|picture|circuitikz|diagram"
     r"|pgfpicture|feynman|fmfgraph\*?|feynmandiagram|dynkinDiagram|forest|quantikz|adjustbox)\}"
     r"|\\(?P<cmd>xymatrix|xygraph|xy|tikz|Qcircuit|qcircuit|diagram|begindc|bfig|feynmandiagram|dynkin"
-    r"|entrymodifiers|SelectTips|UseTips|xyoption|psmatrix|pstree)(?![A-Za-z@])"
+    r"|entrymodifiers|SelectTips|UseTips|xyoption|psmatrix|pstree|tikzfig|ctikzfig)(?![A-Za-z@])"
 )
 
 

@@ -30,6 +30,7 @@ from pipeline.latex.scan import (
     match_brace,
     read_arg,
     read_optional,
+    replace_calls,
     skip_ws,
 )
 from pipeline.latex.shorthands import shorthand_pairs_in_use
@@ -86,11 +87,9 @@ class Macro:
                     args.append(arg)
                     i = j + len(delim)
                 else:
-                    r = read_arg(s, i)
-                    if r is None:
+                    i = _take_arg(s, i, args)
+                    if i is None:
                         return None
-                    args.append(r[0])
-                    i = r[1]
             return args, i
         n = self.nargs
         if self.default is not None:
@@ -98,11 +97,9 @@ class Macro:
             args.append(self.default if opt is None else opt)
             n -= 1
         for _ in range(n):
-            r = read_arg(s, i)
-            if r is None:
+            i = _take_arg(s, i, args)
+            if i is None:
                 return None
-            args.append(r[0])
-            i = r[1]
         return args, i
 
     def _read_lookahead(self, s: str, i: int) -> tuple[list[str], int] | None:
@@ -135,11 +132,9 @@ class Macro:
                 opt, i = read_optional(s, i)
                 args.append(opt if opt is not None else kind[1:] if kind[0] == "O" else _NO_VALUE)
             else:
-                r = read_arg(s, i)
-                if r is None:
+                i = _take_arg(s, i, args)
+                if i is None:
                     return None
-                args.append(r[0])
-                i = r[1]
         return args, i
 
     def substitute(self, args: list[str]) -> str:
@@ -155,6 +150,15 @@ class Macro:
 # on these markers once the arguments are in place.
 _TRUE, _FALSE, _NO_VALUE = "\\BooleanTrue", "\\BooleanFalse", "-NoValue-"
 _XPARSE_IF = re.compile(r"\\(If(?:Boolean|NoValue|Value)(?:TF|T|F))(?![A-Za-z@])")
+
+
+def _take_arg(s: str, i: int, args: list[str]) -> int | None:
+    """Append the mandatory argument at s[i:] to `args`; where it ends, None if there is none."""
+    r = read_arg(s, i)
+    if r is None:
+        return None
+    args.append(r[0])
+    return r[1]
 
 
 def resolve_xparse_conditionals(text: str) -> str:
@@ -278,6 +282,12 @@ _PROGRAMMING = re.compile(
     # drawing code (TikZ, PGF): a style's pictures are not notation either
     r"|draw|node|path|fill|foreach|pgf[A-Za-z@]*|tikz[A-Za-z@]*)(?![A-Za-z@])"
 )
+# LaTeX kernel macros that paper helpers written under \makeatletter use, with their kernel meanings.
+_KERNEL_AT = {
+    "mathpalette": Macro("mathpalette", "\\mathchoice{#1\\displaystyle{#2}}{#1\\textstyle{#2}}"
+                                        "{#1\\scriptstyle{#2}}{#1\\scriptscriptstyle{#2}}", 2),
+    "m@th": Macro("m@th", "\\mathsurround=0pt ", 0),
+}
 _STRUCTURAL = re.compile(r"\\(?:begin|end)(?![A-Za-z])|\\\[|\\\]|\$\$")
 _ENV_BEGIN_ONLY = re.compile(r"\s*\\begin\s*\{(\w+\*?)\}\s*")
 _ENV_END_ONLY = re.compile(r"\s*\\end\s*\{(\w+\*?)\}\s*")
@@ -313,24 +323,13 @@ class MacroTable:
 
     def read_definitions(self, text: str, known: Mapping[str, object], from_style: bool = False) -> str:
         """Register the definitions in `text`; return `text` without them."""
-        out: list[str] = []
-        pos = 0
-        for_pos = 0
-        while True:
-            m = _DEFINITION.search(text, for_pos)
-            if not m:
-                break
+        def definition(m: re.Match[str]) -> tuple[str, int] | None:
             if m.group("cmd") is None:  # `\\`
-                for_pos = m.end()
-                continue
+                return None
             end = self._read_one(text, m, known, from_style)
-            if end is None:
-                for_pos = m.end()
-                continue
-            out.append(text[pos : m.start()])
-            pos = for_pos = end
-        out.append(text[pos:])
-        return "".join(out)
+            return None if end is None else ("", end)
+
+        return replace_calls(text, _DEFINITION, definition)
 
     def _read_one(self, s: str, m: re.Match[str], known: Mapping[str, object], from_style: bool) -> int | None:
         cmd, star = m.group("cmd"), m.group("star")
@@ -493,10 +492,21 @@ class MacroTable:
             self.env_aliases[name] = b.group(1)
 
     def add_lookahead_tests(self) -> None:
-        """Define `\\@ifstar` and `\\@ifnextchar` where the paper's macros call them."""
+        """Define `\\@ifstar` and `\\@ifnextchar` where the paper's macros call them, and the
+        kernel macros that hand a paper's `@` helper its arguments or sit in its body."""
         for name, kind in (("@ifstar", "ifstar"), ("@ifnextchar", "ifnextchar"), ("kernel@ifnextchar", "ifnextchar")):
             if name not in self.macros and any("\\" + name in m.body for m in self.macros.values()):
                 self.macros[name] = Macro(name, "#1", 1, builtin=kind)
+                self._regexes.clear()
+        # A body written under \makeatletter holds `@` names as single control sequences, and keeps
+        # them wherever it is expanded (TeX tokenised it where `@` was a letter). Text cannot say
+        # that in the document's catcodes: `\make@small` there reads `\make` + `@small`. So every
+        # `@` name a paper macro's body leaves behind is expanded too: the paper's own helpers
+        # (defined), the kernel's that pass them arguments (`\mathpalette\make@small\oplus`, whose
+        # #1 is the helper), and the kernel's that are plain settings (`\m@th`).
+        for name, macro in _KERNEL_AT.items():
+            if name not in self.macros and any("\\" + name in m.body for m in self.macros.values()):
+                self.macros[name] = macro
                 self._regexes.clear()
 
     def add_shorthands(self, known: Mapping[str, object], text: str) -> None:
@@ -601,37 +611,26 @@ class MacroTable:
     def _expand_isolated(self, text: str, rx: re.Pattern[str]) -> str:
         # Document-wide pass: each call's replacement is expanded on its own, so the cost stays
         # linear in the document; a failing call is left as written.
-        out: list[str] = []
-        pos = 0
-        for_pos = 0
-        while True:
-            m = rx.search(text, for_pos)
-            if not m:
-                break
+        def call(m: re.Match[str]) -> tuple[str, int] | None:
             if m.group(1) is None:
-                for_pos = m.end()
-                continue
+                return None
             macro = self.macros[m.group(1)]
             got = macro.read_args(text, m.end())
             if got is None:
-                for_pos = m.end()
-                continue
+                return None
             args, end = got
             try:
                 rep = self._expand_rescan(macro.substitute(args), rx) if not macro.frozen else macro.substitute(args)
             except ExpansionError:
-                for_pos = m.end()
-                continue
-            out.append(text[pos : m.start()])
+                return None
             # A control word before the call must not glue to the replacement's first letter.
             if rep[:1].isalpha() and ends_with_control_word(text[max(0, m.start() - 40) : m.start()]):
                 rep = " " + rep
             if text[end : end + 1].isalpha() and ends_with_control_word(rep):
                 rep += " "
-            out.append(rep)
-            pos = for_pos = end
-        out.append(text[pos:])
-        return "".join(out)
+            return rep, end
+
+        return replace_calls(text, rx, call)
 
     def apply_env_aliases(self, text: str) -> str:
         if not self.env_aliases:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.latex.scan import match_brace
+from pipeline.latex.scan import first_at_depth0, match_brace
 
 # Commands whose braced argument is typeset in text mode, where blanks are meaningful.
 TEXT_COMMANDS = frozenset(
@@ -119,21 +119,9 @@ def _drop_eqno(s: str) -> str:
             out.append(s[pos:])
             return "".join(out)
         out.append(s[pos : m.start()])
-        depth = 0
-        end = len(s)
-        for t in _EQNO_SCAN.finditer(s, m.end()):
-            tok = t.group()
-            if tok == "{":
-                depth += 1
-            elif tok == "}":
-                depth -= 1
-                if depth < 0:
-                    end = t.start()
-                    break
-            elif tok == "\\\\" and depth == 0:
-                end = t.start()
-                break
-        pos = end
+        # the number ends at the line's `\\\\`, its group's `}`, or the formula's end
+        stop, _ = first_at_depth0(_EQNO_SCAN.finditer(s, m.end()), "\\\\")
+        pos = stop.start() if stop is not None else len(s)
 
 
 def _is_command_at(s: str, i: int) -> bool:

@@ -12,7 +12,7 @@ Letters are `A-Za-z` (TeX's catcode 11 in a document); where `@` is a letter too
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 _WS = re.compile(r"\s*")
 _BRACE_TOKEN = re.compile(r"\\.|[{}]", re.S)
@@ -83,37 +83,62 @@ def read_arg(s: str, i: int, braced_only: bool = False) -> tuple[str, int] | Non
     return c, i + 1
 
 
-def read_optional(s: str, i: int) -> tuple[str | None, int]:
-    """An optional `[...]` argument (brackets inside braces do not close it); (None, i) if absent."""
-    j = skip_ws(s, i)
-    if j >= len(s) or s[j] != "[":
-        return None, i
+def first_at_depth0(tokens: Iterable[re.Match[str]], stop: str) -> tuple[re.Match[str] | None, bool]:
+    """The first of `tokens` (matches of `{`, `}` and others) that is `stop` at brace depth 0, with
+    False; or the `}` that closes a group opened before them, with True; (None, False) if neither."""
     depth = 0
-    for m in _BRACKET_TOKEN.finditer(s, j + 1):
+    for m in tokens:
         t = m.group()
         if t == "{":
             depth += 1
         elif t == "}":
             depth -= 1
             if depth < 0:
-                return None, i
-        elif t == "]" and depth == 0:
-            return s[j + 1 : m.start()], m.end()
-    return None, i
+                return m, True
+        elif t == stop and depth == 0:
+            return m, False
+    return None, False
 
 
-def read_delimited(s: str, i: int, open_: str, close: str) -> tuple[str, int] | None:
-    """An argument written between `open_` and `close` at s[i:] (after blanks), such as physics'
-    `\\qty(x)` or `\\qty|x|`: the text up to the first `close` at brace depth 0, nested `open_`..`close`
-    pairs counted when the two differ."""
+def replace_calls(text: str, rx: re.Pattern[str], handle: Callable[[re.Match[str]], tuple[str, int] | None]) -> str:
+    """`text` with each match of `rx` that `handle` takes replaced: `handle(m)` gives (replacement,
+    where the call ends) or None (the match stays as written and scanning goes on after it)."""
+    out: list[str] = []
+    pos = for_pos = 0
+    while True:
+        m = rx.search(text, for_pos)
+        if not m:
+            break
+        got = handle(m)
+        if got is None:
+            for_pos = m.end()
+            continue
+        out.append(text[pos : m.start()])
+        out.append(got[0])
+        pos = for_pos = got[1]
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def read_optional(s: str, i: int) -> tuple[str | None, int]:
+    """An optional `[...]` argument (brackets inside braces do not close it); (None, i) if absent."""
     j = skip_ws(s, i)
-    if not s.startswith(open_, j):
-        return None
+    if j >= len(s) or s[j] != "[":
+        return None, i
+    m, closed_outer = first_at_depth0(_BRACKET_TOKEN.finditer(s, j + 1), "]")
+    if m is None or closed_outer:
+        return None, i
+    return s[j + 1 : m.start()], m.end()
+
+
+def _at_depth0(s: str, k: int) -> Iterator[int]:
+    """The positions k, k+1, ... of `s` at brace depth 0 (an escaped character is stepped over with
+    its backslash), until a `}` closes a group opened before k."""
     depth = 0
-    nest = 0
-    k = j + len(open_)
     n = len(s)
     while k < n:
+        if depth == 0:
+            yield k
         c = s[k]
         if c == "\\":
             k += 2
@@ -123,33 +148,30 @@ def read_delimited(s: str, i: int, open_: str, close: str) -> tuple[str, int] | 
         elif c == "}":
             depth -= 1
             if depth < 0:
-                return None
-        elif depth == 0 and s.startswith(close, k):
+                return
+        k += 1
+
+
+def read_delimited(s: str, i: int, open_: str, close: str) -> tuple[str, int] | None:
+    """An argument written between `open_` and `close` at s[i:] (after blanks), such as physics'
+    `\\qty(x)` or `\\qty|x|`: the text up to the first `close` at brace depth 0, nested `open_`..`close`
+    pairs counted when the two differ."""
+    j = skip_ws(s, i)
+    if not s.startswith(open_, j):
+        return None
+    nest = 0
+    for k in _at_depth0(s, j + len(open_)):
+        if s[k] in "\\{}":  # a control sequence or a brace is never the delimiter
+            continue
+        if s.startswith(close, k):
             if nest == 0:
                 return s[j + len(open_) : k], k + len(close)
             nest -= 1
-        elif depth == 0 and open_ != close and s.startswith(open_, k):
+        elif open_ != close and s.startswith(open_, k):
             nest += 1
-        k += 1
     return None
 
 
 def find_at_depth0(s: str, needle: str, i: int) -> int:
     """Index of the first `needle` at brace depth 0 in s[i:], -1 if none (for delimited \\def args)."""
-    depth = 0
-    n = len(s)
-    while i < n:
-        if depth == 0 and s.startswith(needle, i):
-            return i
-        c = s[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth < 0:
-                return -1
-        i += 1
-    return -1
+    return next((k for k in _at_depth0(s, i) if s.startswith(needle, k)), -1)

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.errors import StageError
+from pipeline.runfolder import RunFolder, as_folder
 from pipeline.topics.names import topics_for
 
 
-class ConditioningError(ValueError):
+class ConditioningError(StageError, ValueError):
     """The conditioning asked for cannot be met; the message says why and what is available."""
 
 
@@ -34,20 +36,23 @@ class Topics:
     ids: list[str]
     splits: list[str]
     names: list[str]
-    directory: Path = field(default=Path("."))
+    directory: Path = field(default=Path("."))      # the run's topics/
+    model_dir: Path = field(default=Path("model"))  # the run's topic model
     infos: list[dict] = field(default_factory=list)   # names.json's per-topic entries (archive, group...)
 
     @classmethod
-    def load(cls, topics_dir: str | Path) -> "Topics":
-        d = Path(topics_dir)
-        if not (d / "theta.npy").exists():
-            raise ConditioningError(f"{d / 'theta.npy'}: no topics; run `python -m pipeline stage=topics` first")
-        meta = json.loads((d / "theta_ids.json").read_text())
-        theta = np.load(d / "theta.npy").astype(np.float64)
-        names_file = d / "names.json"
+    def load(cls, run: RunFolder | str | Path) -> "Topics":
+        """The topics of a run folder."""
+        run = as_folder(run)
+        d = run.path("topics")
+        if not run.path("theta").exists():
+            raise ConditioningError(f"{run.path('theta')}: no topics; run `python -m pipeline stage=topics` first")
+        meta = json.loads(run.path("theta_ids").read_text())
+        theta = np.load(run.path("theta")).astype(np.float64)
+        names_file = run.path("topic_names")
         named = json.loads(names_file.read_text()) if names_file.exists() else {}
         names = named.get("names") or [f"topic-{k}" for k in range(theta.shape[1])]
-        return cls(theta, meta["ids"], meta["splits"], names, d, named.get("topics") or [])
+        return cls(theta, meta["ids"], meta["splits"], names, d, run.path("topic_model"), named.get("topics") or [])
 
     @property
     def num_topics(self) -> int:
@@ -105,7 +110,7 @@ class Topics:
         """θ of context words by the topic model, its top topics, and the words it could not use."""
         from pipeline.topics.model import TopicModel, UnknownWordsError
 
-        model = TopicModel.load(self.directory / "model", dict(enumerate(self.names)))
+        model = TopicModel.load(self.model_dir, dict(enumerate(self.names)))
         try:
             inf = model.explain(words)
         except UnknownWordsError as exc:

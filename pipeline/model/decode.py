@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from pipeline.errors import StageError
 from pipeline.model.network import TopicLSTM
 from pipeline.model.syntax import Grammar
 
@@ -106,7 +107,7 @@ def _draw(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     return idx.clamp(max=probs.shape[-1] - 1)
 
 
-class PrefixError(ValueError):
+class PrefixError(StageError, ValueError):
     """A prefix that breaks the syntax rules (or holds tokens the vocabulary lacks)."""
 
 

@@ -1,9 +1,10 @@
 """Equations from a trained model: the sampler other stages use (sample, report, judge).
 
-`Generator.from_run(run_dir)` loads `train/model.pt` (refusing one trained on another vocabulary
-or other topics than the run's), the vocabulary and the syntax rules (derived once from the run's
-compiling training equations and cached in `samples/syntax_rules.json`); `generate(thetas, ...)`
-returns records with the LaTeX, its environment, the tokens and the sampling figures.
+`Generator.from_run(folder)` loads `train/model.pt` (refusing one trained on another vocabulary
+or other topics than the run's: pipeline/model/provenance.py), the vocabulary and the syntax rules
+(derived once from the run's compiling training equations and cached in `samples/syntax_rules.json`
+of the folder the stage writes); `generate(thetas, ...)` returns records with the LaTeX, its
+environment, the tokens and the sampling figures.
 """
 from __future__ import annotations
 
@@ -14,30 +15,24 @@ from pathlib import Path
 
 import torch
 
-from pipeline.fingerprint import file_sha256
+from pipeline.dataset.equations import read_equations
+from pipeline.fingerprint import code_fingerprint, file_sha256
 from pipeline.latex.tokenizer import Vocabulary, detokenize, env_token, parse_env_token, tokenize
 from pipeline.model.decode import DecodeSettings, PrefixError, Sampled, sample
 from pipeline.model.network import TopicLSTM, load_model
+from pipeline.model.provenance import check_model_matches
 from pipeline.model.syntax import Grammar, Rules, derive_rules
+from pipeline.runfolder import RunFolder, as_folder
 
 
-class ModelMismatchError(ValueError):
-    """The model was trained on another vocabulary or other topics than the run it is used with."""
-
-
-def training_equations(run_dir: Path) -> Iterator[tuple[str, list[str]]]:
+def training_equations(run: RunFolder | Path) -> Iterator[tuple[str, list[str]]]:
     """(env, body tokens) of the run's training equations that compile (all of them when the
     validate stage has not run)."""
-    prepared = run_dir / "prepared"
-    validated = run_dir / "validate" / "equations.validated.jsonl"
-    src = validated if validated.exists() else prepared / "equations.jsonl"
-    with open(src, encoding="utf-8") as fh:
-        for line in fh:
-            if '"split": "train"' not in line:
-                continue
-            e = json.loads(line)
-            if e.get("split") == "train" and e.get("compiles", True):
-                yield e["env"], tokenize(e["latex"])
+    run = as_folder(run)
+    validated = run.path("validated")
+    src = validated if validated.exists() else run.path("equations")
+    for e in read_equations(src, split="train", compiling_only=True):
+        yield e["env"], tokenize(e["latex"])
 
 
 def probe_script_arguments(vocab: Vocabulary, rules: Rules, preamble=None, cache_dir: Path | None = None) -> set[str]:
@@ -57,14 +52,17 @@ def probe_script_arguments(vocab: Vocabulary, rules: Rules, preamble=None, cache
     return {t for t, v in zip(cands, verdicts) if v.compiles}
 
 
-def load_rules(run_dir: Path, vocab_file: Path, known: dict | None = None, preamble=None,
+def load_rules(run: RunFolder | Path, known: dict | None = None, preamble=None,
                cache_dir: Path | None = None) -> Rules:
     """The syntax rules of a run, derived from its training equations once and cached (with TeX's
-    answers on unbraced script arguments)."""
-    validated = run_dir / "validate" / "equations.validated.jsonl"
+    answers on unbraced script arguments) in `syntax_rules.json` of the folder the stage writes. The
+    cache is keyed by the data, the preamble and the rules' own code."""
+    run = as_folder(run)
+    vocab_file, validated = run.path("vocab"), run.path("validated")
     key = file_sha256(vocab_file)[:16] + (file_sha256(validated)[:16] if validated.exists() else "all")
     key += ":" + (preamble.hash if preamble is not None else "default")
-    cache = run_dir / "samples" / "syntax_rules.json"
+    key += ":" + code_fingerprint("model/syntax.py", "model/generation.py")[:16]
+    cache = run.output("syntax_rules")
     if cache.exists():
         try:
             blob = json.loads(cache.read_text())
@@ -72,7 +70,7 @@ def load_rules(run_dir: Path, vocab_file: Path, known: dict | None = None, pream
                 return Rules.from_json(json.dumps(blob["rules"]))
         except (ValueError, KeyError):
             pass
-    rules = derive_rules(training_equations(run_dir), known or {})
+    rules = derive_rules(training_equations(run), known or {})
     rules.script_ok = probe_script_arguments(Vocabulary.load(vocab_file), rules, preamble, cache_dir)
     from pipeline.atomic import write_text
 
@@ -97,15 +95,14 @@ class Generator:
         self.net, self.vocab, self.grammar, self.device = net.to(device), vocab, grammar.to(device), device
 
     @classmethod
-    def from_run(cls, run_dir: Path, model_file: Path | None = None, known: dict | None = None,
+    def from_run(cls, run: RunFolder | Path, model_file: Path | None = None, known: dict | None = None,
                  device: str = "cpu", preamble=None, cache_dir: Path | None = None) -> "Generator":
-        run_dir = Path(run_dir)
-        model_file = model_file or run_dir / "train" / "model.pt"
-        vocab_file = run_dir / "prepared" / "vocab.json"
+        run = as_folder(run)
+        model_file = model_file or run.path("model")
         net, data = load_model(model_file)
-        check_matches(data, run_dir, model_file)
-        vocab = Vocabulary.load(vocab_file)
-        return cls(net, vocab, Grammar(vocab, load_rules(run_dir, vocab_file, known, preamble, cache_dir)), device)
+        check_model_matches(data, run, model_file)
+        vocab = Vocabulary.load(run.path("vocab"))
+        return cls(net, vocab, Grammar(vocab, load_rules(run, known, preamble, cache_dir)), device)
 
     def prefix_ids(self, env: str | None, prefix: str | None) -> list[int]:
         """Token ids every sequence starts with: the forced environment's token, then the prefix's."""
@@ -146,21 +143,6 @@ class Generator:
                      self.vocab.bos_id, self.vocab.eos_id, prefix=prefix, on_done=done, device=self.device,
                      start_index=start_index)
         return [self.to_record(s) for s in res]
-
-
-def check_matches(data: dict, run_dir: Path, model_file: Path) -> None:
-    """Refuse a model whose vocabulary or topics are not the run's (the data is hashed, not code)."""
-    checks = {"vocab_sha256": (run_dir / "prepared" / "vocab.json", "vocabulary (prepared/vocab.json)"),
-              "theta_sha256": (run_dir / "topics" / "theta.npy", "topics (topics/theta.npy)")}
-    wrong = []
-    for key, (path, what) in checks.items():
-        if not path.exists():
-            raise FileNotFoundError(f"{path} does not exist: run the stage that writes it for this run folder")
-        if data.get(key) != file_sha256(path):
-            wrong.append(what)
-    if wrong:
-        raise ModelMismatchError(f"{model_file} was trained with another {' and '.join(wrong)} than {run_dir} has; "
-                                 "train again (python -m pipeline stage=train) or sample in the run it belongs to")
 
 
 def settings_dict(s: DecodeSettings) -> dict:

@@ -12,7 +12,6 @@ log-probability recorded with each sample stays the raw model's. docs/sample.md 
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -20,21 +19,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipeline.dataset.equations import read_equations
 from pipeline.model.decode import DecodeSettings
 
 # d log(mean length) / d bias, measured on the default model (-0.52); only the first step uses it
 _SLOPE_GUESS = -0.5
 
 
-def training_lengths(run_dir: Path) -> tuple[list[str], np.ndarray]:
-    """Paper id and token count of every training equation of a run (prepared/equations.jsonl)."""
+def training_lengths(equations_file: Path) -> tuple[list[str], np.ndarray]:
+    """Paper id and token count of every training equation of prepare's `equations.jsonl`."""
     papers, lengths = [], []
-    with open(Path(run_dir) / "prepared" / "equations.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            if '"split": "train"' in line:
-                e = json.loads(line)
-                papers.append(e["paper_id"])
-                lengths.append(int(e["n_tokens"]))
+    for e in read_equations(Path(equations_file), split="train"):
+        papers.append(e["paper_id"])
+        lengths.append(int(e["n_tokens"]))
     return papers, np.asarray(lengths, dtype=np.int64)
 
 

@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pipeline.errors import StageError
+
 TOPIC_INPUTS = ("concat", "init", "both", "none")
 TOPIC_OUTPUTS = ("none", "bias", "gate", "both")
 MODEL_FORMAT = 1  # bump when the file layout of model.pt changes
@@ -232,19 +234,35 @@ def save_model(path: str | Path, net: TopicLSTM, data: dict[str, Any]) -> None:
         torch.save(blob, tmp)
 
 
+class ModelFileError(StageError, ValueError):
+    """A file that is not a model this version can read."""
+
+
+class MissingModelError(StageError, FileNotFoundError):
+    """No model file where one was expected."""
+
+
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[TopicLSTM, dict[str, Any]]:
     """The network of a model file and its `data` record; clear errors for files that are not one."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no model file here; run `python -m pipeline stage=train` first")
+        raise MissingModelError(f"{path}: no model file here; run `python -m pipeline stage=train` first")
     try:
         blob = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # a pickle with code in it, a truncated file, another format
-        raise ValueError(f"{path}: not a model file this version can read safely ({type(exc).__name__}: {exc})") from exc
+        raise ModelFileError(f"{path}: not a model file this version can read safely ({type(exc).__name__}: {exc})") from exc
     if not isinstance(blob, dict) or blob.get("format") != MODEL_FORMAT or "weights" not in blob:
         found = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
-        raise ValueError(f"{path}: not a model file of format {MODEL_FORMAT} (found {found}); train again with this version")
+        raise ModelFileError(f"{path}: not a model file of format {MODEL_FORMAT} (found {found}); train again with this version")
     net = TopicLSTM(NetworkConfig.from_dict(blob["config"]))
     net.load_state_dict(blob["weights"])
     net.eval()
     return net, blob.get("data", {})
+
+
+def load_lightning_weights(net: TopicLSTM, ckpt: Path) -> None:
+    """The network's weights from a Lightning checkpoint of the train stage's module (`net.*` keys)."""
+    if not Path(ckpt).is_file():
+        raise MissingModelError(f"{ckpt}: no such checkpoint; train first (python -m pipeline stage=train)")
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    net.load_state_dict({k[len("net."):]: v for k, v in state.items() if k.startswith("net.")})

@@ -10,31 +10,26 @@
 from __future__ import annotations
 
 import bisect
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from rapidfuzz.distance import Levenshtein
 
+from pipeline.dataset.equations import read_equations
 from pipeline.latex.normalise import normalise
 from pipeline.latex.tokenizer import tokenize
 
 
 class TrainingSet:
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, equations_file: Path) -> None:
+        """The training equations of prepare's `equations.jsonl`."""
         self.latex: set[str] = set()
         self._alphabet: dict[str, str] = {}
         rows: list[tuple[int, str]] = []
-        with open(Path(run_dir) / "prepared" / "equations.jsonl", encoding="utf-8") as fh:
-            for line in fh:
-                if '"split": "train"' not in line:
-                    continue
-                e = json.loads(line)
-                if e["split"] != "train":
-                    continue
-                self.latex.add(e["latex"])
-                s = self._encode(tokenize(e["latex"]))
-                rows.append((len(s), s))
+        for e in read_equations(Path(equations_file), split="train"):
+            self.latex.add(e["latex"])
+            s = self._encode(tokenize(e["latex"]))
+            rows.append((len(s), s))
         rows.sort()
         self._lengths = [n for n, _ in rows]
         self._strings = [s for _, s in rows]

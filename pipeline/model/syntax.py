@@ -48,10 +48,18 @@ from pipeline.latex.tokenizer import DELIMITER_WORDS, Vocabulary, parse_env_toke
 # and SPEC_* kinds are the states of two small automata: a dimension (`-0.5em`, `2\\arraycolsep`)
 # and a column specification (`c|l@{\\,}p{2cm}*{3}{c}`).
 SPECIAL_KINDS = ("brace", "brace_nl", "brace_all", "text", "left", "optional", "inline",
-                 "spec", "spec_p", "spec_at", "spec_star", "spec_star2", "spec_inner", "spec_count",
+                 "spec0", "spec", "spec_p", "spec_at", "spec_star", "spec_star2", "spec_inner", "spec_count0",
+                 "spec_count", "spec_count2",
                  "dim", "dim_sign", "dim_int", "dim_dot", "dim_frac", "dim_up", "dim_ue", "dim_um", "dim_uc",
-                 "dim_ui", "dim_ub", "dim_ud", "dim_us", "dim_end")
-UNITS = {"p": "tc", "e": "mx", "m": "mu", "c": "mc", "i": "n", "b": "p", "d": "d", "s": "p"}
+                 "dim_ui", "dim_ub", "dim_ud", "dim_us", "dim_end",
+                 "dim_mu", "dim_mu_sign", "dim_mu_int", "dim_mu_dot", "dim_mu_frac", "dim_mu_u",
+                 "dim_int2", "dim_mu_int2")
+# Units of a dimension, first letter -> second letters. `mu` is the one unit of a math dimension
+# (`\mkern`, `\mskip`: the dim_mu states) and no other takes it ("Illegal unit of measure").
+UNITS = {"p": "tc", "e": "mx", "m": "m", "c": "mc", "i": "n", "b": "p", "d": "d", "s": "p"}
+MU_DIM = frozenset({"\\mkern", "\\mskip"})
+# Commands written with a star before their arguments (`\\hspace*{1em}`).
+STARRED = frozenset({"hspace", "vspace"})
 
 # pending kinds: what the owed argument belongs to
 P_NONE, P_CMD, P_SUP, P_SUB, P_DELIM = range(5)
@@ -101,7 +109,7 @@ OVERRIDES: dict[str, tuple[int, bool]] = {
         "mathrm mathbf mathit mathsf mathtt mathcal mathbb mathfrak mathscr mathnormal boldsymbol bm pmb "
         "operatorname text textrm textbf textit textsf texttt textnormal textup textsl textsc textmd emph mbox hbox "
         "fbox boxed phantom vphantom hphantom smash mathop mathrel mathbin mathord mathopen mathclose mathpunct "
-        "mathinner substack pmod pod displaystyle_never").split()},
+        "mathinner substack pmod pod").split()},
     **{c: (2, False) for c in "frac dfrac tfrac cfrac binom dbinom tbinom stackrel overset underset".split()},
     "sqrt": (1, True), "xrightarrow": (1, True), "xleftarrow": (1, True), "xleftrightarrow": (1, True),
     "xRightarrow": (1, True), "xLeftarrow": (1, True), "xmapsto": (1, True),
@@ -399,7 +407,7 @@ class Grammar:
                 if e[0] == "begin":
                     nargs[i], opt[i] = rules.env_args.get(e[1], (0, False))
                     if e[1] in SPEC_ENVS:
-                        brace_first[i] = k["spec_count"] if e[1].startswith("align") else k["spec"]
+                        brace_first[i] = k["spec_count0"] if e[1].startswith("align") else k["spec0"]
             elif (sz := sized(t)) is not None:
                 cls[i] = {"left": C_LEFT, "right": C_RIGHT, "middle": C_MIDDLE}[sz]
                 delim_arg[i] = t in ("\\left", "\\right", "\\middle")
@@ -449,9 +457,19 @@ class Grammar:
         self.limits_ids = torch.tensor([i for i, t in enumerate(itos) if t in ("\\limits", "\\nolimits")],
                                        dtype=torch.long)
         self.column = torch.tensor([t in ("l", "c", "r", "p", "m", "b") for t in itos])
+        # An environment's arguments are braced (`\\begin{array}{cc}`): LaTeX reads a lone token as the
+        # column spec (`\\begin{array}2` fails) and a `[` as the start of its optional argument.
+        self.lbrace, self.lbrack = cls == C_LBRACE, cls == C_LBRACK
+        self.bare_dim_kind = torch.tensor([k["dim_mu"] if t in MU_DIM else k["dim"] for t in itos])
+        self.env_arg_ok = self.lbrace | (cls == C_SPACE)
+        # ... and so are a dimension's (`\\hspace x` fails: TeX wants a number): the arguments read
+        # by an automaton, first and later ones (set once the automata exist, below)
+        self._braced_kinds = (brace_first, brace_rest)
         self.star = torch.tensor([t == "*" for t in itos])
+        self.takes_star = torch.tensor([(_name(t) or "") in STARRED for t in itos])
         self.env_tokens = cls == C_ENV
         self.eos_id = vocab.eos_id
+        self.rbrack_id = vocab.stoi.get("]", -1)
         self.amp_id = vocab.stoi.get("&", -1)
         cap = torch.full((self.K,), 1 << 20, dtype=torch.long)
         for e, n in MAX_AMPS.items():
@@ -459,6 +477,13 @@ class Grammar:
                 cap[env_id[e]] = max(n, int(rules.max_amps.get(e, 0)))
         self.amp_cap = cap
         self._build_closers(itos)
+        begins = cls == C_BEGIN
+        self.first_braced = begins | self.automaton[self._braced_kinds[0]]
+        self.rest_braced = begins | self.automaton[self._braced_kinds[1]]
+        self.first_text = self._braced_kinds[0] == self.k_text
+        self.rest_text = self._braced_kinds[1] == self.k_text
+        self.text_arg_ok = self.table[self.k_text] & (cls != C_DOLLAR) | self.lbrace | (cls == C_SPACE)
+        del self._braced_kinds
         self._device = torch.device("cpu")
         self._build_codes()
         self.open_margin = self._measure_open_margin()
@@ -490,7 +515,9 @@ class Grammar:
             table[k[name]] = math_ok | (nl & (name != "brace")) | (amp & (name == "brace_all"))
             closes[k[name]] = True
         table[k["left"]] = math_ok | (cls == C_RIGHT) | (cls == C_MIDDLE)
-        table[k["optional"]] = math_ok
+        # LaTeX ends an optional argument at its first `]` outside braces, whatever opened since: no
+        # `[..]` (`\\sqrt[a\\sqrt[b]c]` fails) and no environment in one, unless braced
+        table[k["optional"]] = math_ok & ~torch.isin(cls, torch.tensor([C_LBRACK, C_BEGIN]))
         table[k["inline"]] = math_ok | (cls == C_DOLLAR) | (cls == C_SPACE)
         # text: what training text arguments hold, any single character but TeX's specials, and
         # commands with arguments (\textup{..}): no math-only symbol
@@ -511,18 +538,29 @@ class Grammar:
                     trans[k[state], tok_id[ch]] = k[to]
                     table[k[state], tok_id[ch]] = True
 
+        # spec0: before the first column (`{}` and `{|}` are no column spec: "Missing # inserted")
+        tr("spec0", "|", "spec0")
+        tr("spec0", "lcr", "spec")
+        # No `p{..}`, `m{..}`, `b{..}` columns: `m` and `b` need the array package ("Illegal character
+        # in array arg") and a `p` column's cells are text, which the rules do not follow (`\\sum` in
+        # one fails); no compiling training equation has one. spec_p stays for a rules file that asks.
+        tr("spec0", "@!><", "spec_at")
+        tr("spec0", "*", "spec_star")
         tr("spec", "lcr|", "spec")
-        tr("spec", "pmb", "spec_p")
         tr("spec", "@!><", "spec_at")
         tr("spec", "*", "spec_star")
         closes[k["spec"]] = True
         child[k["spec_p"]], resume[k["spec_p"]] = k["dim"], k["spec"]
         child[k["spec_at"]], resume[k["spec_at"]] = k["spec_inner"], k["spec"]
-        child[k["spec_star"]], resume[k["spec_star"]] = k["spec_count"], k["spec_star2"]
-        child[k["spec_star2"]], resume[k["spec_star2"]] = k["spec"], k["spec"]
-        for state in ("spec", "spec_count") + tuple(s for s in SPECIAL_KINDS if s.startswith("dim")):
+        # `*{n}{cols}`: a count of at least one digit, at least one column
+        child[k["spec_star"]], resume[k["spec_star"]] = k["spec_count0"], k["spec_star2"]
+        child[k["spec_star2"]], resume[k["spec_star2"]] = k["spec0"], k["spec"]
+        for state in ("spec0", "spec", "spec_count0", "spec_count", "spec_count2") + tuple(s for s in SPECIAL_KINDS
+                                                                           if s.startswith("dim")):
             child[k[state]] = -1  # no nested group there
-        tr("spec_count", "0123456789", "spec_count")
+        tr("spec_count0", "0123456789", "spec_count")
+        tr("spec_count", "0123456789", "spec_count2")  # two digits at most (`*{321311}{c}` takes TeX forever)
+        closes[k["spec_count2"]] = True
         closes[k["spec_count"]] = True
         table[k["spec_inner"]] = torch.tensor([t in rules.spec_tokens for t in itos]) & ~torch.isin(
             cls, torch.tensor([C_FORBID, C_EOS, C_ENV, C_RBRACE]))
@@ -530,20 +568,32 @@ class Grammar:
         closes[k["spec_inner"]] = True
         # the dimension automaton: [sign] digits [. digits] unit, or a length register
         words = [t for t in rules.dim_tokens if _name(t) and t in tok_id]
-        for state in ("dim", "dim_sign"):
-            tr(state, "0123456789", "dim_int")
-            tr(state, ".,", "dim_dot")  # TeX takes a comma for the decimal point too
-        tr("dim", "+-", "dim_sign")
-        tr("dim_int", "0123456789", "dim_int")
-        tr("dim_int", ".,", "dim_frac")
-        tr("dim_dot", "0123456789", "dim_frac")
-        tr("dim_frac", "0123456789", "dim_frac")
-        for first, seconds in UNITS.items():
-            for state in ("dim_int", "dim_frac"):
+        # at most two digits before the point: 99 of any unit is within TeX's largest dimension
+        # (`999in` is "Dimension too large"; no compiling training equation writes three)
+        def number(p: str) -> None:
+            """[sign] digits [. digits] in states p, p_sign, p_int, p_int2, p_dot, p_frac."""
+            for state in (p, p + "_sign"):
+                tr(state, "0123456789", p + "_int")
+                tr(state, ".,", p + "_dot")  # TeX takes a comma for the decimal point too
+            tr(p, "+-", p + "_sign")
+            tr(p + "_int", "0123456789", p + "_int2")
+            for state in ("_int", "_int2"):
+                tr(p + state, ".,", p + "_frac")
+            for state in ("_dot", "_frac"):
+                tr(p + state, "0123456789", p + "_frac")
+
+        number("dim")
+        number("dim_mu")
+        for state in ("dim_int", "dim_int2", "dim_frac"):
+            for first in UNITS:
                 tr(state, first, "dim_u" + first)
+        for first, seconds in UNITS.items():
             tr("dim_u" + first, seconds, "dim_end")
+        for state in ("dim_mu_int", "dim_mu_int2", "dim_mu_frac"):
+            tr(state, "m", "dim_mu_u")
+        tr("dim_mu_u", "u", "dim_end")
         for w in words:
-            for state in ("dim", "dim_sign", "dim_int", "dim_frac"):
+            for state in ("dim", "dim_sign", "dim_int", "dim_int2", "dim_frac"):
                 trans[k[state], tok_id[w]] = k["dim_end"]
                 table[k[state], tok_id[w]] = True
         closes[k["dim_end"]] = True
@@ -584,18 +634,24 @@ class Grammar:
         # the shortest way to finish a dimension: "0pt"
         self.dim_finish = {self.kid[s]: stoi.get(ch, -1) for s, ch in
                            (("dim", "0"), ("dim_sign", "0"), ("dim_dot", "0"), ("dim_int", "p"), ("dim_frac", "p"),
+                            ("dim_mu", "0"), ("dim_mu_sign", "0"), ("dim_mu_dot", "0"), ("dim_mu_int", "m"),
+                            ("dim_mu_frac", "m"), ("dim_mu_u", "u"), ("dim_int2", "p"), ("dim_mu_int2", "m"),
                             ("dim_up", "t"), ("dim_ue", "m"), ("dim_um", "m"), ("dim_uc", "m"), ("dim_ui", "n"),
                             ("dim_ub", "p"), ("dim_ud", "d"), ("dim_us", "p"))}
         fin = torch.full((self.K,), -1, dtype=torch.long)
         for kind, tid in self.dim_finish.items():
             fin[kind] = tid
+        fin[self.kid["spec0"]] = stoi.get("c", -1)
+        fin[self.kid["spec_count0"]] = stoi.get("1", -1)  # a count's: one  # a column spec's shortest ending: one centred column
         self.finish_token = fin
 
     def to(self, device: torch.device | str) -> "Grammar":
         dev = torch.device(device)
         for name in ("cls", "nargs", "opt", "env_of", "brace_first", "brace_rest", "delim_arg", "table", "trans",
                      "child", "resume", "automaton", "arg_atom", "delim_atom", "env_tokens", "amp_cap", "codes",
-                     "closer_of_kind", "finish_token", "limits_ok", "limits_ids", "column", "star", "script_ok"):
+                     "closer_of_kind", "finish_token", "limits_ok", "limits_ids", "column", "star", "script_ok",
+                     "env_arg_ok", "lbrace", "lbrack", "first_braced", "rest_braced", "first_text", "rest_text",
+                     "text_arg_ok", "bare_dim_kind", "takes_star"):
             setattr(self, name, getattr(self, name).to(dev))
         self._device = dev
         return self
@@ -610,6 +666,7 @@ class Grammar:
         sub_tok = cls == C_SUB
         openers = lbrace | (cls == C_BEGIN) | (cls == C_LEFT) | lbrack | (cls == C_DOLLAR) | (cls == C_BAREDIM)
         codes = torch.zeros(self.K, 256, len(cls), dtype=torch.bool)
+        in_optional = torch.arange(self.K) == self.k_opt
         for f in range(256):
             owed, delim, script, opt, sup, sub, full, depth1 = ((f >> b) & 1 for b in (7, 6, 5, 4, 3, 2, 1, 0))
             base = self.table.clone()
@@ -620,12 +677,15 @@ class Grammar:
                     # TeX skips blanks while it looks for an argument
                     arg = self.arg_atom.unsqueeze(0) & base | lbrace.unsqueeze(0) | space.unsqueeze(0) & base
                     if script:
-                        arg = (arg | cmd.unsqueeze(0)) & (self.script_ok | lbrace | space).unsqueeze(0)
+                        arg = arg | cmd.unsqueeze(0)
+                    # an unbraced control sequence only where TeX takes it alone (`\\sqrt\\sum`, like
+                    # `x^\\sum`, fails: amsmath's \\sum is more than one token)
+                    arg &= (self.script_ok | lbrace | space).unsqueeze(0)
                 if opt:
-                    arg |= lbrack.unsqueeze(0)
+                    arg |= lbrack.unsqueeze(0) & ~in_optional.unsqueeze(1)
                 base = arg
             elif opt:
-                base = base | lbrack.unsqueeze(0) & ~self.automaton.unsqueeze(1)
+                base = base | lbrack.unsqueeze(0) & ~(self.automaton | in_optional).unsqueeze(1)
             if sup:
                 base &= ~sup_like.unsqueeze(0)
             if sub:
@@ -644,11 +704,36 @@ class Grammar:
         frames[:, :, self.F_CAP] = self.BIG
         return {"frames": frames,
                 "depth": torch.zeros(batch, dtype=torch.long, device=dev),
-                "done": torch.zeros(batch, dtype=torch.bool, device=dev)}
+                "done": torch.zeros(batch, dtype=torch.bool, device=dev),
+                "body": torch.zeros(batch, dtype=torch.bool, device=dev)}  # a token after the environment's
 
     def _top(self, st: dict[str, torch.Tensor]) -> torch.Tensor:
         rows = torch.arange(st["depth"].shape[0], device=st["depth"].device)
         return st["frames"][rows, (st["depth"] - 1).clamp(min=0)]
+
+    def _star_may_come(self, top: torch.Tensor) -> torch.Tensor:
+        """[B] bool: the command owing arguments takes a star and none is paid yet (`\\hspace*`)."""
+        pc = top[:, self.F_PCMD]
+        return ((top[:, self.F_PEND] > 0) & self.takes_star[pc] & (top[:, self.F_PEND] == self.nargs[pc])
+                & (top[:, self.F_PRIME] != 2))
+
+    def _bracket_dim_done(self, top: torch.Tensor) -> torch.Tensor:
+        """[B] bool: a line break's `[dimension` is complete and waits for its `]`."""
+        return (top[:, self.F_KIND] == self.kid["dim_end"]) & (top[:, self.F_ISARG] == 3)
+
+    def _text_owed(self, top: torch.Tensor) -> torch.Tensor:
+        """[B] bool: the argument owed is a text argument (`\\text`, `\\mbox`...)."""
+        pc = top[:, self.F_PCMD]
+        first = top[:, self.F_PEND] == self.nargs[pc]
+        text = torch.where(first, self.first_text[pc], self.rest_text[pc])
+        return (top[:, self.F_PEND] > 0) & (top[:, self.F_PKIND] != P_DELIM) & text
+
+    def _braced_owed(self, top: torch.Tensor) -> torch.Tensor:
+        """[B] bool: the argument owed is one that must be braced (an environment's, a dimension)."""
+        pc = top[:, self.F_PCMD]
+        first = top[:, self.F_PEND] == self.nargs[pc]
+        braced = torch.where(first, self.first_braced[pc], self.rest_braced[pc])
+        return (top[:, self.F_PEND] > 0) & (top[:, self.F_PKIND] != P_DELIM) & braced
 
     def allowed(self, st: dict[str, torch.Tensor]) -> torch.Tensor:
         """[B, V] bool: the tokens each sequence may take next."""
@@ -656,8 +741,12 @@ class Grammar:
         d = st["depth"]
         owed = top[:, self.F_PEND] > 0
         pk = top[:, self.F_PKIND]
+        # the script's own argument (not the arguments of a command the script took: `x^\\frac` then
+        # owes \\frac's, which are command arguments)
+        own = self.cls[top[:, self.F_PCMD]]
+        script = ((pk == P_SUP) | (pk == P_SUB)) & owed & ((own == C_SUP) | (own == C_SUB))
         flags = ((owed.long() << 7) | ((pk == P_DELIM) & owed).long() << 6
-                 | (((pk == P_SUP) | (pk == P_SUB)) & owed).long() << 5
+                 | script.long() << 5
                  | (top[:, self.F_OPT].clamp(max=1) << 4) | (top[:, self.F_SUP].clamp(max=1) << 3)
                  | (top[:, self.F_SUB].clamp(max=1) << 2) | ((d >= self.D).long() << 1) | (d == 1).long())
         kind = top[:, self.F_KIND]
@@ -667,6 +756,21 @@ class Grammar:
             mask[:, self.amp_id] &= top[:, self.F_AMPS] < cap
         if len(self.limits_ids):  # \limits only after an operator
             mask[:, self.limits_ids] &= (top[:, self.F_OPER] > 0).unsqueeze(1)
+        text = self._text_owed(top)
+        if text.any():  # a text argument written unbraced is one text token (`\\text\\alpha` fails)
+            mask[text] &= self.text_arg_ok
+        braced = self._braced_owed(top)
+        if braced.any():
+            ok = self.env_arg_ok.unsqueeze(0) | self.lbrack.unsqueeze(0) & (top[:, self.F_OPT] > 0).unsqueeze(1)
+            ok = ok | self.star.unsqueeze(0) & self._star_may_come(top).unsqueeze(1)
+            mask[braced] &= ok[braced]
+        done_dim = self._bracket_dim_done(top)  # `\\[2pt`: only `]` now
+        if done_dim.any() and self.rbrack_id >= 0:
+            mask[done_dim] = False
+            mask[done_dim, self.rbrack_id] = True
+        empty = (d == 1) & ~st["body"]  # an empty equation is none ("Missing $ inserted")
+        if empty.any():
+            mask[empty, self.eos_id] = False
         unstarted = d == 0
         if unstarted.any():
             mask[unstarted] = self.env_tokens
@@ -687,10 +791,9 @@ class Grammar:
         pi = (d - 2).clamp(min=0)
         cur = frames[rows, ti].clone()
         par = frames[rows, pi].clone()
-        KD, P, PK, PC, OP, S, U, A, AM, CP, OR, PR = range(self.F)
         started = d > 0
         act = live & started
-        owed = act & (cur[:, P] > 0)
+        owed = act & (cur[:, self.F_PEND] > 0)
         nargs_t = self.nargs[tok]
 
         def where(m: torch.Tensor, frame: torch.Tensor, col: int, val) -> None:
@@ -698,63 +801,69 @@ class Grammar:
                                         frame[:, col])
 
         def pay(m: torch.Tensor, frame: torch.Tensor) -> None:
-            where(m, frame, P, frame[:, P] - 1)
-            where(m, frame, OP, 0)
-            fin = m & (frame[:, P] == 0)
-            where(fin & (frame[:, PK] == P_SUP), frame, S, 1)
-            where(fin & (frame[:, PK] == P_SUB), frame, U, 1)
-            reset = fin & ((frame[:, PK] == P_CMD) | (frame[:, PK] == P_DELIM))
-            where(reset, frame, S, 0)
-            where(reset, frame, U, 0)
+            where(m, frame, self.F_PEND, frame[:, self.F_PEND] - 1)
+            where(m, frame, self.F_OPT, 0)
+            fin = m & (frame[:, self.F_PEND] == 0)
+            where(fin & (frame[:, self.F_PKIND] == P_SUP), frame, self.F_SUP, 1)
+            where(fin & (frame[:, self.F_PKIND] == P_SUB), frame, self.F_SUB, 1)
+            reset = fin & ((frame[:, self.F_PKIND] == P_CMD) | (frame[:, self.F_PKIND] == P_DELIM))
+            where(reset, frame, self.F_SUP, 0)
+            where(reset, frame, self.F_SUB, 0)
 
         def new_atom(m: torch.Tensor, frame: torch.Tensor) -> None:
-            where(m, frame, S, 0)
-            where(m, frame, U, 0)
-            where(m, frame, OP, 0)
-            where(m, frame, PR, 0)
+            where(m, frame, self.F_SUP, 0)
+            where(m, frame, self.F_SUB, 0)
+            where(m, frame, self.F_OPT, 0)
+            where(m, frame, self.F_PRIME, 0)
 
-        kind_top = cur[:, KD]
+        kind_top = cur[:, self.F_KIND]
         # a command as a script's argument: the script now waits for the command's arguments
-        script = owed & ((cur[:, PK] == P_SUP) | (cur[:, PK] == P_SUB))
+        script = owed & ((cur[:, self.F_PKIND] == P_SUP) | (cur[:, self.F_PKIND] == P_SUB))
         script_cmd = script & (c == C_CMD)
         with_args = script_cmd & (nargs_t > 0)
-        where(with_args, cur, P, nargs_t)
-        where(with_args, cur, PC, tok)
-        where(with_args, cur, OP, self.opt[tok].long())
+        where(with_args, cur, self.F_PEND, nargs_t)
+        where(with_args, cur, self.F_PCMD, tok)
+        where(with_args, cur, self.F_OPT, self.opt[tok].long())
         pay(script_cmd & ~with_args, cur)
-        act_rest = act & ~script_cmd
-        opt_now = cur[:, OP] > 0
+        # `\\hspace*{..}`: the star is no argument; the command still owes its first
+        star_mod = owed & self.star[tok] & self._star_may_come(cur)
+        where(star_mod, cur, self.F_PRIME, 2)  # one star (F_PRIME is free while an argument is owed)
+        act_rest = act & ~script_cmd & ~star_mod
+        opt_now = cur[:, self.F_OPT] > 0
         is_lk = act_rest & (c == C_LBRACK) & opt_now                        # opens an optional argument
-        is_rk = act_rest & (c == C_RBRACK) & (kind_top == self.k_opt)       # closes one
+        # `\\[2pt]`: the optional argument of a line break is a dimension (F_ISARG 3: closed by `]`)
+        nl_dim = is_lk & (self.cls[cur[:, self.F_PCMD]] == C_NL)
+        is_rk = act_rest & (c == C_RBRACK) & ((kind_top == self.k_opt) | self._bracket_dim_done(cur))  # closes one
         atomish = act_rest & ((c == C_ATOM) | ((c == C_LBRACK) & ~opt_now) | ((c == C_RBRACK) & ~is_rk)
                               | ((c == C_MIDDLE) & ~self.delim_arg[tok]))
         pay(atomish & owed, cur)
         new_atom(atomish & ~owed, cur)
         # the automata (column specs, dimensions) move on their atoms; a column spec counts its columns
-        in_spec = atomish & ~owed & (kind_top == self.kid["spec"])
-        where(in_spec & self.column[tok], cur, AM, cur[:, AM] + 1)
-        where(in_spec & self.star[tok], cur, AM, self.BIG)
-        where(atomish & ~owed, cur, KD, self.trans[kind_top, tok])
+        in_spec = atomish & ~owed & ((kind_top == self.kid["spec"]) | (kind_top == self.kid["spec0"]))
+        where(in_spec & self.column[tok], cur, self.F_AMPS, cur[:, self.F_AMPS] + 1)
+        where(in_spec & self.star[tok], cur, self.F_AMPS, self.BIG)
+        where(atomish & ~owed, cur, self.F_KIND, self.trans[kind_top, tok])
         # a bare dimension (`\hskip 2em`) ends with its unit: its frame closes by itself
-        bare_done = atomish & ~owed & (cur[:, A] == 2) & (cur[:, KD] == self.kid["dim_end"])
+        bare_done = atomish & ~owed & (cur[:, self.F_ISARG] == 2) & (cur[:, self.F_KIND] == self.kid["dim_end"])
         # commands and scripts: arguments owed
         cmd = act_rest & ((c == C_CMD) | (c == C_SUP) | (c == C_SUB))
         new_atom(cmd & (c == C_CMD), cur)
-        where(cmd, cur, P, nargs_t)
+        where(cmd, cur, self.F_PEND, nargs_t)
         pkind_new = torch.where(c == C_SUP, P_SUP, torch.where(c == C_SUB, P_SUB, torch.where(
             self.delim_arg[tok], P_DELIM, P_CMD)))
-        where(cmd, cur, PK, pkind_new)
-        where(cmd, cur, PC, tok)
-        where(cmd, cur, OP, self.opt[tok].long())
+        where(cmd, cur, self.F_PKIND, pkind_new)
+        where(cmd, cur, self.F_PCMD, tok)
+        where(cmd, cur, self.F_OPT, self.opt[tok].long())
         # cells
-        where(act_rest & (c == C_AMP), cur, AM, cur[:, AM] + 1)
-        where(act_rest & (c == C_NL), cur, AM, 0)
+        where(act_rest & (c == C_AMP), cur, self.F_AMPS, cur[:, self.F_AMPS] + 1)
+        where(act_rest & (c == C_NL), cur, self.F_AMPS, 0)
         cell = act_rest & ((c == C_AMP) | (c == C_NL))
         new_atom(cell, cur)
-        where(act_rest & (c == C_NL), cur, OP, 1)
+        where(act_rest & (c == C_NL), cur, self.F_OPT, 1)
+        where(act_rest & (c == C_NL), cur, self.F_PCMD, tok)
         mid = act_rest & (c == C_MIDDLE) & self.delim_arg[tok]
-        where(mid, cur, P, 1)
-        where(mid, cur, PK, P_DELIM)
+        where(mid, cur, self.F_PEND, 1)
+        where(mid, cur, self.F_PKIND, P_DELIM)
         # openers: a new frame at index d
         lb = act_rest & (c == C_LBRACE)
         bd = act_rest & (c == C_BAREDIM)
@@ -765,54 +874,58 @@ class Grammar:
         op_inline = dl & ~close_inline
         pushed = lb | bg | lf | is_lk | op_inline | bd
         new = torch.zeros(B, self.F, dtype=torch.long, device=tok.device)
-        pc = cur[:, PC]
-        first = cur[:, P] == self.nargs[pc]
+        pc = cur[:, self.F_PCMD]
+        first = cur[:, self.F_PEND] == self.nargs[pc]
         owed_kind = torch.where(first, self.brace_first[pc], self.brace_rest[pc])
         # in text (`\\text{\\underline{...}}`) a command's argument is text too
         owed_kind = torch.where((kind_top == self.kid["text"]) & (owed_kind == self.k_brace), self.kid["text"], owed_kind)
-        k_brace = torch.where(owed & (cur[:, PK] == P_CMD), owed_kind,
+        k_brace = torch.where(owed & (cur[:, self.F_PKIND] == P_CMD), owed_kind,
                               torch.where(owed, self.k_brace, self.child[kind_top].clamp(min=0)))
-        new[:, KD] = torch.where(lb, k_brace, torch.where(bg, self.env_of[tok], torch.where(
-            lf, self.k_left, torch.where(is_lk, self.k_opt, torch.where(bd, self.kid["dim"], self.k_inline)))))
-        new[:, A] = (lb & owed).long() + 2 * bd.long()
-        new[:, CP] = self.BIG
+        new[:, self.F_KIND] = torch.where(lb, k_brace, torch.where(bg, self.env_of[tok], torch.where(
+            lf, self.k_left, torch.where(is_lk, torch.where(nl_dim, self.kid["dim"], self.k_opt),
+                                         torch.where(bd, self.bare_dim_kind[tok], self.k_inline)))))
+        new[:, self.F_ISARG] = (lb & owed).long() + 2 * bd.long() + 3 * nl_dim.long()
+        new[:, self.F_CAP] = self.BIG
         beg_args = bg & (nargs_t > 0)
         bare_left = lf & self.delim_arg[tok]
-        new[:, P] = torch.where(beg_args, nargs_t, torch.where(bare_left, 1, 0))
-        new[:, PK] = torch.where(beg_args, P_CMD, torch.where(bare_left, P_DELIM, P_NONE))
-        new[:, PC] = torch.where(bg, tok, 0)
-        new[:, OP] = torch.where(bg, self.opt[tok].long(), 0)
-        where(lb | is_lk, cur, OP, 0)
+        new[:, self.F_PEND] = torch.where(beg_args, nargs_t, torch.where(bare_left, 1, 0))
+        new[:, self.F_PKIND] = torch.where(beg_args, P_CMD, torch.where(bare_left, P_DELIM, P_NONE))
+        new[:, self.F_PCMD] = torch.where(bg, tok, 0)
+        new[:, self.F_OPT] = torch.where(bg, self.opt[tok].long(), 0)
+        where(lb | is_lk, cur, self.F_OPT, 0)
         new_atom(bg | lf | bd, cur)
         # closers: pop to the parent
         popped = act_rest & ((c == C_RBRACE) | (c == C_END) | (c == C_RIGHT) | close_inline)
-        was_arg = popped & (cur[:, A] == 1)
+        was_arg = popped & (cur[:, self.F_ISARG] == 1)
         # a column spec closing: its environment may have columns - 1 `&` a row
         spec_done = popped & (kind_top == self.kid["spec"])
-        where(spec_done, par, CP, torch.where(cur[:, AM] >= self.BIG, self.BIG, (cur[:, AM] - 1).clamp(min=0)))
+        amps = cur[:, self.F_AMPS]
+        where(spec_done, par, self.F_CAP, torch.where(amps >= self.BIG, self.BIG, (amps - 1).clamp(min=0)))
         pay(was_arg, par)
         new_atom(popped & ~was_arg & ~close_inline, par)
-        where(popped, par, KD, self.resume[par[:, KD]])
+        where(popped, par, self.F_KIND, self.resume[par[:, self.F_KIND]])
         owe_delim = popped & (c == C_RIGHT) & self.delim_arg[tok]
-        where(owe_delim, par, P, 1)
-        where(owe_delim, par, PK, P_DELIM)
+        where(owe_delim, par, self.F_PEND, 1)
+        where(owe_delim, par, self.F_PKIND, P_DELIM)
         # \limits may follow an operator (the token just taken, at this level)
-        where(act, cur, OR, self.limits_ok[tok].long())
-        where(popped, par, OR, self.limits_ok[tok].long())
+        # (not when it is an argument: `\\sqrt\\sum\\limits` puts \\limits after the group `{\\sum}`)
+        where(act, cur, self.F_OPER, self.limits_ok[tok].long() * (~owed).long())
+        where(popped, par, self.F_OPER, self.limits_ok[tok].long())
         # the bare dimension done: back to the frame it was written in
-        where(bare_done, par, OR, 0)
+        where(bare_done, par, self.F_OPER, 0)
         new_atom(bare_done, par)
         popped = popped | bare_done
-        # A prime is a superscript that takes in the primes and the `^` right after it (`x''^2` is
+        # self.F_ISARG prime is a superscript that takes in the primes and the `^` right after it (`x''^2` is
         # one superscript); anything else between ends it, so `x'_b^c` is a double superscript.
-        primed = act_rest & (cur[:, PR] == 1)
-        where(primed & ((c == C_SUB) | (c == C_SPACE)), cur, S, 1)
-        where(act_rest, cur, PR, (c == C_PRIME).long())
+        primed = act_rest & (cur[:, self.F_PRIME] == 1)
+        where(primed & ((c == C_SUB) | (c == C_SPACE)), cur, self.F_SUP, 1)
+        star_kept = (cur[:, self.F_PRIME] == 2) & (c == C_SPACE)  # `\\hspace* {..}`
+        where(act_rest & ~star_kept, cur, self.F_PRIME, (c == C_PRIME).long())
         # the environment token: the display frame
         is_env = live & ~started & (c == C_ENV)
         env_frame = torch.zeros(B, self.F, dtype=torch.long, device=tok.device)
-        env_frame[:, KD] = self.env_of[tok].clamp(min=0)
-        env_frame[:, CP] = self.BIG
+        env_frame[:, self.F_KIND] = self.env_of[tok].clamp(min=0)
+        env_frame[:, self.F_CAP] = self.BIG
         # write back
         stay = act & ~popped & ~is_rk
         frames[rows, ti] = torch.where(stay.unsqueeze(1), cur, frames[rows, ti])
@@ -821,7 +934,8 @@ class Grammar:
         frames[rows, di] = torch.where(pushed.unsqueeze(1), new, frames[rows, di])
         frames[:, 0] = torch.where(is_env.unsqueeze(1), env_frame, frames[:, 0])
         d = d + pushed.long() - (popped | is_rk).long() + is_env.long()
-        return {"frames": frames, "depth": d, "done": done | (live & (c == C_EOS))}
+        body = st["body"] | act & (c != C_SPACE) & (c != C_EOS)
+        return {"frames": frames, "depth": d, "done": done | (live & (c == C_EOS)), "body": body}
 
     def _measure_open_margin(self) -> int:
         """The most one token can add to `needed_to_close` (a `\\kern` owes a dimension, `\\genfrac`
@@ -859,10 +973,13 @@ class Grammar:
         closer = torch.where(st["depth"] == 1, torch.full_like(closer, self.eos_id), closer)
         finish = self.finish_token[kind]
         closer = torch.where(finish >= 0, finish, closer)
+        closer = torch.where(self._bracket_dim_done(top), torch.full_like(closer, self.rbrack_id), closer)
         keep = torch.zeros_like(mask)
         delim = owed & (top[:, self.F_PKIND] == P_DELIM)
         keep[owed & ~delim] = self.arg_atom.unsqueeze(0).expand(int((owed & ~delim).sum()), -1)
         keep[delim] = self.delim_atom.unsqueeze(0).expand(int(delim.sum()), -1)
+        braced = self._braced_owed(top)
+        keep[braced] = self.lbrace.unsqueeze(0).expand(int(braced.sum()), -1)  # braced: `{` first
         has = ~owed & (closer >= 0)
         rows = torch.arange(B, device=mask.device)
         keep[rows[has], closer[has]] = True

@@ -6,12 +6,12 @@ report.json. Nothing here knows Hydra; the stage (pipeline/stages/report.py) pas
 """
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.dataset.equations import read_equations
 from pipeline.report.document import Document, Equation
 from pipeline.report.fidelity import FidelitySettings, topic_fidelity
 from pipeline.report.inputs import RunFiles
@@ -56,14 +56,14 @@ def _ci(v: dict, key: str, fmt: str = "{:.3f}") -> str:
 def build_report(files: RunFiles, s: ReportSettings) -> Built:
     files.check()
     doc = Document(f"latex-eqgen report: run `{files.root.name}`")
-    names = files.json("topics/names.json")["names"]
+    names = files.json("topic_names")["names"]
     b = Built(doc, [], [], {}, [])
     _summary(doc, files)
     _data(doc, files)
     _topics(doc, files, names)
     _model(doc, files)
-    samples = list(files.jsonl("samples/samples.jsonl"))
-    grid = list(files.jsonl("samples/grid.jsonl"))
+    samples = list(files.jsonl("samples"))
+    grid = list(files.jsonl("grid"))
     _samples(doc, files, samples, grid, s)
     _equation_tables(doc, files, samples, names, s, b)
     b.figures["fidelity"] = _fidelity(doc, files, samples, names, s)
@@ -74,8 +74,8 @@ def build_report(files: RunFiles, s: ReportSettings) -> Built:
 
 # ---------------------------------------------------------------------------------------------
 def _summary(doc: Document, files: RunFiles) -> None:
-    summ = files.json("samples/summary.json")
-    m = files.json("train/metrics.json")
+    summ = files.json("sample_summary")
+    m = files.json("metrics")
     grid = summ.get("grid", {})
     t1 = grid.get("T=1,syntax", {})
     t1p = grid.get("T=1,plain", {})
@@ -100,8 +100,8 @@ def _summary(doc: Document, files: RunFiles) -> None:
 
 
 def _data(doc: Document, files: RunFiles) -> None:
-    stats = files.json("prepared/stats.json")
-    meta = files.json("prepared/tokens/meta.json")
+    stats = files.json("prepare_stats")
+    meta = files.json("tokens_meta")
     ing, ex = stats.get("ingest", {}), stats.get("extract", {})
     doc.heading("Data")
     doc.para(f"{ing.get('papers_found', 0):,} papers found, {ing.get('papers_flattened', 0):,} flattened; "
@@ -114,14 +114,9 @@ def _data(doc: Document, files: RunFiles) -> None:
     doc.table(["split", "papers", "equations", "tokens", "<unk> tokens"], rows)
 
     papers: dict[str, tuple[str, str]] = {}
-    for p in files.jsonl("prepared/papers.jsonl"):
+    for p in files.jsonl("papers"):
         papers[p["id"]] = (p.get("field") or "(none)", p.get("split") or "?")
-    eqs: Counter = Counter()
-    with open(files.path("prepared/equations.jsonl"), encoding="utf-8") as fh:
-        for line in fh:
-            m = re.search(r'"paper_id": "((?:[^"\\]|\\.)*)"', line)
-            if m:
-                eqs[json.loads(f'"{m.group(1)}"')] += 1
+    eqs: Counter = Counter(e["paper_id"] for e in read_equations(files.path("equations")))
     by: dict[str, Counter] = defaultdict(Counter)
     for pid, (fld, split) in papers.items():
         by[fld][split] += 1
@@ -140,15 +135,15 @@ def _data(doc: Document, files: RunFiles) -> None:
     skipped = {k: v for k, v in (ing.get("skipped") or {}).items() if v}
     if skipped:
         doc.para("Papers skipped at ingest: " + ", ".join(f"{k} {v}" for k, v in skipped.items()) + ".")
-    if files.exists("validate/equations.validated.jsonl.summary.json"):
-        v = files.json("validate/equations.validated.jsonl.summary.json")
+    if files.exists("validate_summary"):
+        v = files.json("validate_summary")
         doc.para(f"Kept equations that compile in the fixed preamble (validate stage): **{pct(v['compile_rate'])}** "
                  f"of {v['count']:,}.")
 
 
 def _topics(doc: Document, files: RunFiles, names: list[str]) -> None:
-    rep = files.json("topics/report.json")
-    infos = files.json("topics/names.json").get("topics") or [{} for _ in names]
+    rep = files.json("topics_report")
+    infos = files.json("topic_names").get("topics") or [{} for _ in names]
     f = rep.get("figures", {})
     doc.heading("Topics in scientific texts")
     sizes = rep.get("topic_sizes") or []
@@ -197,7 +192,7 @@ def _topics(doc: Document, files: RunFiles, names: list[str]) -> None:
 def _model(doc: Document, files: RunFiles) -> None:
     from pipeline.report.figures import learning_curves
 
-    m = files.json("train/metrics.json")
+    m = files.json("metrics")
     doc.heading("Model")
     st = m.get("settings", {})
     net = st.get("model", {}).get("net", {})
@@ -206,11 +201,11 @@ def _model(doc: Document, files: RunFiles) -> None:
              f"{m.get('parameters', 0):,} parameters; trained {m.get('steps', '?')} steps "
              f"(batch {st.get('datamodule', {}).get('batch_size', '?')}, precision "
              f"{st.get('trainer', {}).get('precision', '?')}); weights of checkpoint `{m.get('best_checkpoint', '?')}`.")
-    rows = files.csv("train/curves/metrics.csv")
+    rows = files.csv("curves")
     curves = {"train": [(int(float(r["step"])), float(r["train_loss"])) for r in rows if r.get("train_loss")],
               "validation": [(int(float(r["step"])), float(r["val_loss"])) for r in rows if r.get("val_loss")]}
-    if files.exists("train/ablation/curves/metrics.csv"):
-        ab = files.csv("train/ablation/curves/metrics.csv")
+    if files.exists("ablation_curves"):
+        ab = files.csv("ablation_curves")
         curves["validation, no θ"] = [(int(float(r["step"])), float(r["val_loss"])) for r in ab if r.get("val_loss")]
     if m.get("stopped_early"):
         doc.para(f"**Training stopped at step {m.get('steps')} of {m.get('max_steps')}**: "
@@ -261,7 +256,7 @@ def _grid_rates(summ: dict) -> dict[str, list[tuple[float, float]]]:
 def _samples(doc: Document, files: RunFiles, samples: list[dict], grid: list[dict], s: ReportSettings) -> None:
     from pipeline.report.figures import compile_by_temperature, length_histogram
 
-    summ = files.json("samples/summary.json")
+    summ = files.json("sample_summary")
     sm = summ.get("samples", {})
     doc.heading("Samples")
     st = summ.get("settings", {})
@@ -303,11 +298,7 @@ def _samples(doc: Document, files: RunFiles, samples: list[dict], grid: list[dic
         doc.table(["n", "distinct n-grams, samples", "distinct n-grams, real test equations"],
                   [[n, num(v.get("samples")), num(v.get("real_test"))] for n, v in dn.items()])
         doc.para("Distinct-n: distinct n-grams over all n-grams, for equal numbers of sampled and real test equations.")
-    real_len = []
-    with open(files.path("prepared/equations.jsonl"), encoding="utf-8") as fh:
-        for line in fh:
-            if '"split": "test"' in line:
-                real_len.append(int(json.loads(line)["n_tokens"]))
+    real_len = [int(e["n_tokens"]) for e in read_equations(files.path("equations"), split="test")]
     lengths = {"samples": [len(r["tokens"]) for r in samples], "real test equations": real_len}
     doc.figure(length_histogram(lengths, int(st.get("max_len") or 200)),
                "Length distribution (tokens) of this run's samples and of the real test equations.", "lengths")
@@ -347,9 +338,9 @@ def _equation_tables(doc: Document, files: RunFiles, samples: list[dict], names:
         eqs = [_eq(r, b) for r in by.get(k, [])[: s.equations_per_topic]]
         rows.append([f"**{name}**", eqs or ["(no compiling sample)"]])
     doc.equations(["topic", "generated equations"], rows)
-    if files.exists("samples/context.jsonl"):
+    if files.exists("context"):
         ctx: dict[str, list[dict]] = defaultdict(list)
-        for r in files.jsonl("samples/context.jsonl"):
+        for r in files.jsonl("context"):
             ctx[r["conditioning"]["words"]].append(r)
         doc.heading("Context words → inferred topics → generated equations")
         rows = []
@@ -374,13 +365,13 @@ def _fidelity(doc: Document, files: RunFiles, samples: list[dict], names: list[s
     from pipeline.latex.tokenizer import tokenize
     from pipeline.topics.archives import group_name
 
-    theta = np.load(files.path("topics/theta.npy"))
-    ids = files.json("topics/theta_ids.json")
+    theta = np.load(files.path("theta"))
+    ids = files.json("theta_ids")
     ids = ids.get("ids", ids) if isinstance(ids, dict) else ids
     # Classes are archive groups: an equation is labelled with the group its paper's top topic stands for
     # (papers whose top topic is general are left out), a sample with its topic's group. Topics that stand
     # for fewer than two groups (prose without categories) make the topics themselves the classes.
-    groups = files.json("topics/report.json").get("groups") or [None] * theta.shape[1]
+    groups = files.json("topics_report").get("groups") or [None] * theta.shape[1]
     if len({g for g in groups if g}) >= 2:
         classes = sorted({g for g in groups if g})
         cls = [classes.index(g) if g else None for g in groups]
@@ -392,7 +383,7 @@ def _fidelity(doc: Document, files: RunFiles, samples: list[dict], names: list[s
         class_names = list(names)
     top = {pid: cls[int(np.argmax(theta[i]))] for i, pid in enumerate(ids)}
     train, test = [], []
-    for r in files.jsonl("prepared/equations.jsonl"):
+    for r in files.jsonl("equations"):
         k = top.get(r["paper_id"])
         if k is not None and r["split"] != "val":
             (train if r["split"] == "train" else test).append((r["latex"], k))
@@ -441,8 +432,8 @@ def _how(doc: Document, files: RunFiles, s: ReportSettings) -> None:
         doc.para("Seeds: " + ", ".join(f"{k} {v}" for k, v in s.seeds.items()) + ".")
     if s.versions:
         doc.table(["software", "version"], [[k, v] for k, v in s.versions.items()], align="ll")
-    if files.exists("stages.json"):
-        st = files.json("stages.json")
+    if files.exists("stages"):
+        st = files.json("stages")
         rows = [[k, f"{v['wall_s']:.1f}", f"{v['cpu_s']:.1f}", "reused" if v.get("reused") else "ran", v.get("finished", "")]
                 for k, v in st.items()]
         doc.para("Time per stage, as last run (`outputs/<run>/stages.json`; CPU includes worker processes and TeX):")

@@ -12,72 +12,61 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-# file (relative to outputs/<run>/) -> the stage that writes it
-REQUIRED: dict[str, str] = {
-    "prepared/stats.json": "prepare",
-    "prepared/papers.jsonl": "prepare",
-    "prepared/equations.jsonl": "prepare",
-    "prepared/tokens/meta.json": "prepare",
-    "topics/report.json": "topics",
-    "topics/theta.npy": "topics",
-    "topics/theta_ids.json": "topics",
-    "topics/names.json": "topics",
-    "train/metrics.json": "train",
-    "train/curves/metrics.csv": "train",
-    "samples/summary.json": "sample",
-    "samples/samples.jsonl": "sample",
-    "samples/grid.jsonl": "sample",
-}
-OPTIONAL: dict[str, str] = {
-    "validate/equations.validated.jsonl.summary.json": "validate",
-    "samples/context.jsonl": "sample",
-    "train/ablation/curves/metrics.csv": "train",
-    "stages.json": "all",
-}
+from pipeline.errors import StageError
+from pipeline.runfolder import RunFolder, as_folder, stage_of
+
+# files (pipeline/runfolder.py names each, with the stage that writes it)
+REQUIRED: tuple[str, ...] = ("prepare_stats", "papers", "equations", "tokens_meta", "topics_report", "theta",
+                             "theta_ids", "topic_names", "metrics", "curves", "sample_summary", "samples", "grid")
+OPTIONAL: tuple[str, ...] = ("validate_summary", "context", "ablation_curves", "stages")
 
 
-class MissingOutput(FileNotFoundError):
+class MissingOutput(StageError, FileNotFoundError):
     """A stage output the report needs is not in the run folder."""
 
 
 class RunFiles:
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+    """The run's files by name (pipeline/runfolder.py), read the way the report needs them."""
+
+    def __init__(self, root: Path | RunFolder) -> None:
+        self.folder = as_folder(root)
+        self.root = self.folder.root
 
     def check(self) -> None:
-        missing = [(rel, stage) for rel, stage in REQUIRED.items() if not (self.root / rel).exists()]
+        missing = [(name, stage_of(name)) for name in REQUIRED if not self.path(name).exists()]
         if missing:
-            stages = sorted({s for _, s in missing}, key=list(dict.fromkeys(REQUIRED.values())).index)
-            files = ", ".join(str(self.root / rel) for rel, _ in missing[:4]) + (" ..." if len(missing) > 4 else "")
+            order = list(dict.fromkeys(stage_of(name) for name in REQUIRED))
+            stages = sorted({s for _, s in missing}, key=order.index)
+            files = ", ".join(str(self.path(name)) for name, _ in missing[:4]) + (" ..." if len(missing) > 4 else "")
             raise MissingOutput(
                 f"the report needs {files}, written by the {' and '.join(stages)} stage"
                 f"{'s' if len(stages) > 1 else ''}: run `python -m pipeline stage={stages[0]} run={self.root.name}` "
                 f"first (or `python -m pipeline stage=all run={self.root.name}` for every stage)")
 
-    def path(self, rel: str) -> Path:
-        return self.root / rel
+    def path(self, name: str) -> Path:
+        return self.folder.path(name)
 
-    def exists(self, rel: str) -> bool:
-        return (self.root / rel).exists()
+    def exists(self, name: str) -> bool:
+        return self.path(name).exists()
 
-    def json(self, rel: str) -> Any:
-        p = self.root / rel
+    def json(self, name: str) -> Any:
+        p = self.path(name)
         try:
             return json.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise MissingOutput(f"{p} is missing: run `python -m pipeline stage={_stage(rel)} run={self.root.name}`") from exc
+            raise MissingOutput(f"{p} is missing: run `python -m pipeline stage={stage_of(name)} run={self.root.name}`") from exc
         except ValueError as exc:
-            raise MissingOutput(f"{p} is not valid JSON ({exc}): run `python -m pipeline stage={_stage(rel)} "
+            raise MissingOutput(f"{p} is not valid JSON ({exc}): run `python -m pipeline stage={stage_of(name)} "
                                 f"run={self.root.name}` again") from exc
 
-    def jsonl(self, rel: str) -> Iterator[dict]:
-        with open(self.root / rel, encoding="utf-8") as fh:
+    def jsonl(self, name: str) -> Iterator[dict]:
+        with open(self.path(name), encoding="utf-8") as fh:
             for line in fh:
                 if line.strip():
                     yield json.loads(line)
 
-    def csv(self, rel: str) -> list[dict[str, str]]:
-        with open(self.root / rel, newline="", encoding="utf-8") as fh:
+    def csv(self, name: str) -> list[dict[str, str]]:
+        with open(self.path(name), newline="", encoding="utf-8") as fh:
             return list(csv.DictReader(fh))
 
     def fingerprint(self) -> str:
@@ -85,9 +74,9 @@ class RunFiles:
         with new timings and cache counts, so JSON files are compared without those fields
         (`VOLATILE`); stages.json, all timings, is left out."""
         h = hashlib.sha256()
-        for rel in [r for r in [*REQUIRED, *OPTIONAL] if r != "stages.json"]:
-            p = self.root / rel
-            h.update(rel.encode())
+        for name in [n for n in [*REQUIRED, *OPTIONAL] if n != "stages"]:
+            p = self.path(name)
+            h.update(p.relative_to(self.root).as_posix().encode())
             if not p.exists():
                 h.update(b":absent")
             elif p.suffix == ".json":
@@ -113,7 +102,3 @@ def _steady(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_steady(v) for v in obj]
     return obj
-
-
-def _stage(rel: str) -> str:
-    return REQUIRED.get(rel) or OPTIONAL.get(rel) or "all"

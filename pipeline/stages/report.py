@@ -11,7 +11,6 @@ import json
 import logging
 import platform
 import subprocess
-import sys
 import time
 from typing import Any
 
@@ -21,16 +20,6 @@ from pipeline.atomic import read_json_or_empty
 from pipeline.runfolder import RunFolder
 
 log = logging.getLogger(__name__)
-
-
-def run(cfg: DictConfig, folder: RunFolder) -> dict:
-    from pipeline.report.inputs import MissingOutput
-
-    try:
-        return _run(cfg, folder)
-    except MissingOutput as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
 
 
 def settings(cfg: DictConfig):
@@ -71,7 +60,7 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
+def run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
     from pipeline.atomic import write_text
     from pipeline.fingerprint import code_fingerprint
     from pipeline.report.build import build_report
@@ -81,17 +70,18 @@ def _run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
     from pipeline.texcheck.preamble import Preamble
 
     t0 = time.perf_counter()
-    files = RunFiles(folder.root)
+    files = RunFiles(folder)
     files.check()
-    out = folder.for_output().root / "report"
+    out = folder.output("report")
     out.mkdir(parents=True, exist_ok=True)
+    html, md, gallery, record = (folder.output(n) for n in ("report_html", "report_md", "gallery", "report_record"))
     r = cfg.report
     key = {"inputs": files.fingerprint(), "code": code_fingerprint("report/*.py", "stages/report.py"),
            "settings": hashlib.sha256(json.dumps(OmegaConf.to_container(r, resolve=True), sort_keys=True).encode())
            .hexdigest()[:16], "tex": OmegaConf.to_container(cfg.tex, resolve=True)}
-    before = read_json_or_empty(out / "report.json")
-    wanted = ["report.html", "report.md"] + (["gallery.pdf"] if r.gallery.enabled else [])
-    if r.reuse and before.get("key") == key and all((out / f).exists() for f in wanted):
+    before = read_json_or_empty(record)
+    wanted = [html, md] + ([gallery] if r.gallery.enabled else [])
+    if r.reuse and before.get("key") == key and all(f.exists() for f in wanted):
         log.info("report: reused %s (inputs and settings unchanged; report.reuse=false builds it again)", out)
         return {**before, "reused": True}
 
@@ -113,21 +103,21 @@ def _run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
         svgs = render_svgs([(c["latex"], c["env"], c.get("env_arg")) for c in cells], preamble, float(r.render_timeout_s))
         for c, svg in zip(cells, svgs):
             c["_width_pt"] = svg_width_pt(svg)
-    write_text(out / "report.md", built.document.markdown())
-    write_text(out / "report.html", built.document.html())
+    write_text(md, built.document.markdown())
+    write_text(html, built.document.html())
     gallery_error = None
     if r.gallery.enabled:
-        gallery_error = build_gallery(built.gallery_groups, built.gallery_failures, preamble, out / "gallery.pdf",
+        gallery_error = build_gallery(built.gallery_groups, built.gallery_failures, preamble, gallery,
                                       f"Generated equations, run {folder.root.name}", float(r.gallery.timeout_s))
         if gallery_error:
             log.warning("report: %s", gallery_error)
     result = {"key": key, "figures": built.figures, "gallery_error": gallery_error,
               "typeset": sum(e.svg is not None for e in built.to_render), "to_typeset": len(built.to_render),
               "seconds": round(time.perf_counter() - t0, 1)}
-    write_text(out / "report.json", json.dumps(result, indent=1))
+    write_text(record, json.dumps(result, indent=1))
     fid = built.figures.get("fidelity", {})
     log.info("report: %s and report.md%s in %.1f s; topic fidelity: samples %s of real test equations",
-             out / "report.html", " and gallery.pdf" if r.gallery.enabled and not gallery_error else "",
+             html, " and gallery.pdf" if r.gallery.enabled and not gallery_error else "",
              result["seconds"], f"{100 * fid['samples_over_real']:.0f}%" if fid.get("samples_over_real") else "n/a")
     return result
 

@@ -62,7 +62,7 @@ def inputs(cfg: DictConfig, folder: RunFolder):
     from pipeline.topics.records import Splits
 
     t = cfg.topics
-    papers = Path(t.input) if t.get("input") else folder.root / "prepared" / "papers.jsonl"
+    papers = Path(t.input) if t.get("input") else folder.path("papers")
     return Inputs(papers=papers, corpus=tuple(Path(p) for p in (t.corpus or [])),
                   splits=Splits(dict(cfg.prepare.split), str(cfg.prepare.split_salt or "")))
 
@@ -79,9 +79,9 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     from pipeline.topics.workflow import run_topics
 
     t = cfg.topics
-    out_dir = folder.for_output().root / "topics"
+    out_dir = folder.output("topics")
     # A sweep job reads its own model when it has one, else the run's.
-    model_dir = out_dir / "model" if (out_dir / "model").exists() else folder.root / "topics" / "model"
+    model_dir = folder.output("topic_model") if folder.output("topic_model").exists() else folder.path("topic_model")
     if t.get("infer"):
         return _infer_words(t, model_dir)
     if t.get("infer_input"):

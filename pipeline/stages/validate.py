@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import StageError
 from pipeline.runfolder import RunFolder
 from pipeline.texcheck.files import validate_file
 from pipeline.texcheck.preamble import Preamble
@@ -26,11 +27,12 @@ def run(cfg: Any, folder: RunFolder) -> None:
     src = Path(vc.input) if given else folder.equations
     if not src.exists():
         if given:
-            raise FileNotFoundError(f"validate.input {src} does not exist; give a JSON-lines file with `latex`")
+            raise StageError(f"validate.input {src} does not exist; give a JSON-lines file with `latex`")
         log.warning("validate: nothing to check: %s does not exist (the prepare stage writes it); "
                     "give validate.input=FILE.jsonl to check a file of your own", src)
         return
-    dst = Path(vc.output) if vc.output is not None else folder.validate_dir / f"{src.stem}.validated.jsonl"
+    dst = Path(vc.output) if vc.output is not None else (
+        folder.output("validated") if src == folder.equations else folder.validate_dir / f"{src.stem}.validated.jsonl")
     workers = int(vc.workers) if vc.workers else (os.cpu_count() or 1)
     preamble = Preamble.from_settings(tex.preamble_file, tex.documentclass, tex.packages)
     summary = validate_file(src, dst, preamble, mode=vc.mode, workers=workers, timeout_s=float(vc.timeout_s),

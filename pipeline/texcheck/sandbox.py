@@ -1,5 +1,6 @@
 """Running pdflatex on untrusted input: no shell escape, no file access outside its folder,
-a wall-clock limit that kills the whole process group, stdin closed, output captured."""
+a wall-clock limit that kills the whole process group (and a CPU-time limit the kernel enforces,
+should the parent die first), stdin closed, output captured."""
 from __future__ import annotations
 
 import os
@@ -43,7 +44,10 @@ def run_tex(engine: str, args: list[str], cwd: Path, timeout_s: float) -> TexRun
     sandbox's environment and time limit. TeX engines get no shell escape and nonstop mode."""
     t0 = time.perf_counter()
     flags = ["-no-shell-escape", "-interaction=nonstopmode"] if engine in (PDFLATEX, "latex") else []
-    cmd = [engine, *flags, *args]
+    # A CPU-time limit the kernel enforces, a little above the wall-clock one: a TeX run whose
+    # parent died (killed, crashed) cannot loop on for ever (`*{321311}{c}` runs for hours).
+    cpu_s = int(timeout_s) + 5
+    cmd = ["sh", "-c", f'ulimit -t {cpu_s} && exec "$0" "$@"', engine, *flags, *args]
     # TeX's terminal output goes to a file: read when the log says nothing (e.g. a missing format).
     with open(cwd / "terminal.txt", "wb") as term:
         proc = subprocess.Popen(cmd, cwd=cwd, env=tex_env(), stdin=subprocess.DEVNULL,

@@ -24,15 +24,16 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from pipeline.dataset.streams import read_paper_index, read_split
 from pipeline.latex.tokenizer import Vocabulary
+from pipeline.runfolder import RunFolder, as_folder
 
 
 class MissingInputError(FileNotFoundError):
     """An input of the train stage is absent: the message names the stage that writes it."""
 
 
-def load_theta(topics_dir: Path) -> tuple[np.ndarray, dict[str, int]]:
+def load_theta(run: RunFolder) -> tuple[np.ndarray, dict[str, int]]:
     """θ of every paper (float32 [papers, K]) and paper id -> row."""
-    theta_file, ids_file = topics_dir / "theta.npy", topics_dir / "theta_ids.json"
+    theta_file, ids_file = run.path("theta"), run.path("theta_ids")
     if not theta_file.exists() or not ids_file.exists():
         raise MissingInputError(f"{theta_file}: no topic vectors; run `python -m pipeline stage=topics` first")
     theta = np.load(theta_file).astype(np.float32)
@@ -43,11 +44,11 @@ def load_theta(topics_dir: Path) -> tuple[np.ndarray, dict[str, int]]:
 class EquationSplit(Dataset):
     """One split's equations: item `row` is (token ids incl. environment and <eos>, θ of its paper)."""
 
-    def __init__(self, prepared: Path, split: str, theta: np.ndarray, theta_row: dict[str, int]) -> None:
-        tokens = prepared / "tokens"
-        if not (tokens / "meta.json").exists():
+    def __init__(self, run: RunFolder, split: str, theta: np.ndarray, theta_row: dict[str, int]) -> None:
+        tokens = run.path("tokens")
+        if not run.path("tokens_meta").exists():
             raise MissingInputError(f"{tokens}: no token streams; run `python -m pipeline stage=prepare` first")
-        meta = json.loads((tokens / "meta.json").read_text())
+        meta = json.loads(run.path("tokens_meta").read_text())
         if meta.get("format_version", 1) < 2:
             raise MissingInputError(f"{tokens}: token streams of an older format (no environment tokens); "
                                     "run `python -m pipeline stage=prepare` again")
@@ -137,17 +138,17 @@ class _Collate:
 
 
 class EquationDataModule(pl.LightningDataModule):
-    def __init__(self, prepared_dir: str, topics_dir: str, batch_size: int, eval_batch_size: int,
+    def __init__(self, run_dir: str | Path | RunFolder, batch_size: int, eval_batch_size: int,
                  bucket_batches: int, num_workers: int, seed: int) -> None:
         super().__init__()
-        self.prepared, self.topics = Path(prepared_dir), Path(topics_dir)
+        self.run = as_folder(run_dir)
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.bucket_batches, self.num_workers, self.seed = int(bucket_batches), int(num_workers), int(seed)
-        vocab_file = self.prepared / "vocab.json"
+        vocab_file = self.run.path("vocab")
         if not vocab_file.exists():
             raise MissingInputError(f"{vocab_file}: no vocabulary; run `python -m pipeline stage=prepare` first")
         self.vocab = Vocabulary.load(vocab_file)
-        self.theta, self.theta_row = load_theta(self.topics)
+        self.theta, self.theta_row = load_theta(self.run)
         self.splits: dict[str, EquationSplit] = {}
         self._train_sampler: LengthBucketBatchSampler | None = None
         self._resume: tuple[int, int] | None = None
@@ -158,7 +159,7 @@ class EquationDataModule(pl.LightningDataModule):
 
     def split(self, name: str) -> EquationSplit:
         if name not in self.splits:
-            self.splits[name] = EquationSplit(self.prepared, name, self.theta, self.theta_row)
+            self.splits[name] = EquationSplit(self.run, name, self.theta, self.theta_row)
         return self.splits[name]
 
     def _loader(self, name: str, train: bool) -> DataLoader:

@@ -14,7 +14,6 @@ Definitions (docs/train.md):
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pipeline.dataset.equations import read_equations
 from pipeline.model.network import TopicLSTM
 from pipeline.train.datamodule import EquationSplit, LengthBucketBatchSampler, collate
 
@@ -31,13 +31,8 @@ THETA_VARIANTS = ("true", "shuffled", "uniform")
 def body_characters(equations_file: Path, split: str, rows: int) -> np.ndarray:
     """len(latex) of each row of the split, from prepare's equations.jsonl (streamed)."""
     out = np.zeros(rows, dtype=np.int64)
-    with open(equations_file, encoding="utf-8") as fh:
-        for line in fh:
-            if f'"split": "{split}"' not in line:
-                continue
-            e = json.loads(line)
-            if e["split"] == split:
-                out[e["row"]] = len(e["latex"])
+    for e in read_equations(Path(equations_file), split=split):
+        out[e["row"]] = len(e["latex"])
     return out
 
 
@@ -154,7 +149,7 @@ def evaluate_splits(net: TopicLSTM, dm: Any, splits: tuple[str, ...], bootstrap:
     """{split: {variant: figures, "true_vs_<variant>": gain}}: true θ on every split; on test also
     shuffled and uniform θ (or `variants` everywhere when given)."""
     out: dict[str, Any] = {}
-    eq_file = dm.prepared / "equations.jsonl"
+    eq_file = dm.run.path("equations")
     for split in splits:
         ds = dm.split(split)
         if len(ds) == 0:

@@ -25,15 +25,17 @@ log = logging.getLogger(__name__)
 class EquationLM(pl.LightningModule):
     def __init__(self, net: TopicLSTM, optimizer: Callable[..., torch.optim.Optimizer],
                  scheduler: Callable[..., Any] | None, seed: int, sample_every_validation: int = 0,
-                 sample_max_len: int = 120) -> None:
+                 sample_max_len: int = 120, decode: Callable[[list[int]], str] | None = None,
+                 sample_thetas: torch.Tensor | None = None, bos_id: int = 2, eos_id: int = 3) -> None:
         super().__init__()
         self.net = net
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.seed = int(seed)
         self.sample_every_validation = int(sample_every_validation)
         self.sample_max_len = int(sample_max_len)
-        self.decode: Callable[[list[int]], str] | None = None  # set by the stage: ids -> LaTeX
-        self.sample_thetas: torch.Tensor | None = None  # θ rows to sample from at validation
+        self.decode = decode  # ids -> LaTeX, for the equations logged at each validation
+        self.sample_thetas = sample_thetas  # θ rows to sample from at validation
+        self.bos_id, self.eos_id = int(bos_id), int(eos_id)
         self.tokens_seen = 0  # non-padding target tokens, for the tokens/s bar
 
     def forward(self, inputs: torch.Tensor, theta: torch.Tensor, targets: torch.Tensor | None = None):
@@ -61,7 +63,7 @@ class EquationLM(pl.LightningModule):
             return
         g = torch.Generator().manual_seed(self.seed)  # its own RNG: training's stays untouched
         theta = self.sample_thetas[: self.sample_every_validation].to(self.device)
-        vocab_ids = self.net.generate(theta, bos_id=2, eos_id=3, max_len=self.sample_max_len, generator=g)
+        vocab_ids = self.net.generate(theta, bos_id=self.bos_id, eos_id=self.eos_id, max_len=self.sample_max_len, generator=g)
         for ids in vocab_ids:
             log.info("sample at step %d: %s", self.global_step, self.decode(ids))
 

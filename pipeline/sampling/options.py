@@ -1,0 +1,63 @@
+"""The sample stage's settings as plain values (conf/sample/default.yaml holds every default), and
+the TeX set-up that judges samples."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.model.decode import DecodeSettings
+from pipeline.texcheck import Equation, Preamble, check
+
+
+@dataclass(frozen=True)
+class SampleOptions:
+    """One field per key of conf/sample/default.yaml (docs/sample.md says what each does)."""
+    checkpoint: str
+    topic: Any
+    mixture: dict | None
+    words: str | None
+    paper: str | None
+    env: str | None
+    prefix: str | None
+    n: int
+    temperature: float
+    top_k: int | None
+    top_p: float | None
+    max_len: int
+    eos_bias: Any
+    calibration_n: int
+    syntax: bool
+    seed: int
+    batch_size: int
+    threads: int | None
+    only_compiling: bool
+    novelty_check: int
+    reuse: bool
+    context_examples: list
+    context_n: int
+    grid: dict
+
+    def decode(self, temperature: float | None = None, syntax: bool | None = None,
+               eos_bias: float = 0.0) -> DecodeSettings:
+        """Decoding settings of these options, with a temperature, syntax switch and <eos> bias."""
+        return DecodeSettings(temperature=float(self.temperature if temperature is None else temperature),
+                              top_k=int(self.top_k or 0), top_p=float(self.top_p if self.top_p is not None else 1.0),
+                              max_len=int(self.max_len), syntax=bool(self.syntax if syntax is None else syntax),
+                              seed=int(self.seed), eos_bias=float(eos_bias))
+
+
+@dataclass(frozen=True)
+class TexJudge:
+    """Judges sample rows in the run's preamble (the texcheck library), each in its own environment."""
+    preamble: Preamble
+    cache_dir: Path | None
+    timeout_s: float
+    settings: dict  # the TeX settings as configured: part of what samples depend on
+
+    def judge(self, rows: list[dict]) -> None:
+        """Sets `compiles` and `error` of every row."""
+        verdicts = check([Equation(r["latex"], r["env"], r["env_arg"]) for r in rows], self.preamble,
+                         cache_dir=self.cache_dir, timeout_s=self.timeout_s)
+        for r, v in zip(rows, verdicts):
+            r["compiles"], r["error"] = v.compiles, v.error
