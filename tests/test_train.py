@@ -34,12 +34,20 @@ def test_fast_dev_run_through_the_entry_point(tiny):
 def test_a_run_cut_short_by_the_time_cap_says_so(tiny):
     outputs, common = tiny
     _copy_run(outputs, "capped")
-    r = run_pipeline("stage=train", "run=capped", *common, "trainer.max_steps=100000", "trainer.max_time=00:00:00:04",
-                     "callbacks.early_stopping.patience=100000", "train.evaluate_test=false")
+    # a checkpoint every 2 steps: there is one to resume from however slow the machine is today
+    capped = ("trainer.max_steps=100000", "trainer.val_check_interval=2", "callbacks.early_stopping.patience=100000",
+              "train.evaluate_test=false")
+    r = run_pipeline("stage=train", "run=capped", *common, *capped, "trainer.max_time=00:00:00:04")
     assert r.returncode == 0, r.stderr[-2000:]
     m = json.loads((outputs / "capped" / "train" / "metrics.json").read_text())
     assert m["stopped_early"] == "max_time" and 0 < m["steps"] < m["max_steps"] == 100000
     assert "max_time safety cap was reached" in r.stdout + r.stderr
+    # run again with a larger cap: not reused as if finished, resumed from its last checkpoint
+    r = run_pipeline("stage=train", "run=capped", *common, *capped, "trainer.max_time=00:00:00:12")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "resuming from" in r.stdout + r.stderr and "reused" not in r.stdout + r.stderr
+    again = json.loads((outputs / "capped" / "train" / "metrics.json").read_text())
+    assert again["steps"] >= m["steps"]  # how many more depends on the machine's speed today
 
 
 @pytest.mark.slow  # the stage through the CLI

@@ -67,8 +67,10 @@ def train(job: TrainJob, dm: Any) -> dict:
     model_file = out.model
     done = read_json_or_empty(out.metrics)
     same_model = done.get("settings") == job.settings and done.get("data") == record
+    # A run the time cap cut short is not finished: it resumes from its last checkpoint instead.
     if (job.resume and not job.ablation and not job.evaluate_only and not job.init_from and not job.fast_dev_run
-            and model_file.exists() and same_model and done.get("evaluation") == job.evaluation):
+            and model_file.exists() and same_model and done.get("evaluation") == job.evaluation
+            and done.get("stopped_early") != "max_time"):
         log.info("train: reused %s and metrics.json (trained and evaluated with these settings and data; "
                  "train.resume=false trains again)", model_file)
         return {**done, "reused": True}
@@ -148,8 +150,9 @@ def stopped_early(trainer: pl.Trainer, max_steps: int) -> str | None:
     stopper = trainer.early_stopping_callback
     early = not timed_out and stopper is not None and bool(stopper.stopped_epoch)
     why = ("early stopping: validation loss stopped improving" if early else
-           "the trainer.max_time safety cap was reached (a slow or busy machine; raise it or free the machine, "
-           "then run again: training resumes from the last checkpoint)" if timed_out else "the trainer stopped")
+           "the trainer.max_time safety cap was reached (a slow or busy machine): raise trainer.max_time (the "
+           "time already spent counts) and run again; training resumes from the last checkpoint" if timed_out
+           else "the trainer stopped")
     log.warning("train: stopped at step %d of %d: %s", trainer.global_step, max_steps, why)
     return "early stopping" if early else "max_time" if timed_out else "unknown"
 
