@@ -96,13 +96,14 @@ class Generator:
 
     @classmethod
     def from_run(cls, run: RunFolder | Path, model_file: Path | None = None, known: dict | None = None,
-                 device: str = "cpu", preamble=None, cache_dir: Path | None = None) -> "Generator":
+                 device: str = "cpu", preamble=None, cache_dir: Path | None = None,
+                 max_depth: int = 24) -> "Generator":
         run = as_folder(run)
         model_file = model_file or run.path("model")
         net, data = load_model(model_file)
         check_model_matches(data, run, model_file)
         vocab = Vocabulary.load(run.path("vocab"))
-        return cls(net, vocab, Grammar(vocab, load_rules(run, known, preamble, cache_dir)), device)
+        return cls(net, vocab, Grammar(vocab, load_rules(run, known, preamble, cache_dir), max_depth), device)
 
     def prefix_ids(self, env: str | None, prefix: str | None) -> list[int]:
         """Token ids every sequence starts with: the forced environment's token, then the prefix's."""

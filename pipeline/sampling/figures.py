@@ -36,11 +36,12 @@ def real_test_tokens(equations_file: Path, n: int) -> list[list[str]]:
     return out
 
 
-def figures(rows: list[dict], training: TrainingSet, real: list[list[str]], novelty_check: int) -> dict[str, Any]:
+def figures(rows: list[dict], training: TrainingSet, real: list[list[str]], novelty_check: int,
+            near_copy_ratio: float) -> dict[str, Any]:
     n = len(rows)
     if not n:
         return {"n": 0, "compile_rate": None}
-    near = [training.nearest(r["tokens"]) for r in rows[:novelty_check]]
+    near = [training.nearest(r["tokens"], near_copy_ratio) for r in rows[:novelty_check]]
     return {
         "n": n,
         "compile_rate": share(rows, "compiles"),
@@ -50,7 +51,8 @@ def figures(rows: list[dict], training: TrainingSet, real: list[list[str]], nove
         "real_test_mean_tokens": float(np.mean([len(t) for t in real])) if real else None,
         "in_training_set": share(rows, "in_training_set"),
         "near_copies": {"checked": len(near), "near": sum(d is not None for d in near),
-                        "definition": "token edit distance to the closest training equation < 10% of the length"},
+                        "definition": f"token edit distance to the closest training equation < "
+                                      f"{100 * near_copy_ratio:g}% of the length"},
         "distinct_n": {str(k): {"samples": distinct_n((r["tokens"] for r in rows[: len(real)]), k),
                                 "real_test": distinct_n(real, k)} for k in (1, 2, 3, 4)},
     }

@@ -27,12 +27,15 @@ class SampleOptions:
     max_len: int
     eos_bias: Any
     calibration_n: int
+    calibration: dict
     syntax: bool
     seed: int
     batch_size: int
     threads: int | None
     only_compiling: bool
     novelty_check: int
+    near_copy_ratio: float
+    grammar_depth: int
     reuse: bool
     context_examples: list
     context_n: int

@@ -47,7 +47,7 @@ def sample_run(folder: RunFolder, opts: SampleOptions, tex: TexJudge) -> dict:
         return {**before, "reused": True}
     topics = Topics.load(folder)
     reqs = requests(opts, topics)
-    gen = load_generator(folder, opts.checkpoint, tex)
+    gen = load_generator(folder, opts.checkpoint, tex, int(opts.grammar_depth))
     prefix = gen.prefix_ids(opts.env, opts.prefix)
     eos = eos_bias(folder, opts, gen, topics)
     settings = opts.decode(eos_bias=eos["bias"])
@@ -76,7 +76,8 @@ def sample_run(folder: RunFolder, opts: SampleOptions, tex: TexJudge) -> dict:
     partial.unlink(missing_ok=True)
     print_table(rows, opts.only_compiling)
     real = real_test_tokens(folder.path("equations"), len(rows))
-    summary: dict[str, Any] = {"samples": figures(rows, training, real, int(opts.novelty_check)), "eos_bias": eos}
+    summary: dict[str, Any] = {"samples": figures(rows, training, real, int(opts.novelty_check),
+                                                  float(opts.near_copy_ratio)), "eos_bias": eos}
     files = [folder.output("samples").name]
     if opts.grid["enabled"]:
         summary["grid"] = grid(folder.output("grid"), opts, tex, gen, topics, training, eos["bias"])
@@ -100,13 +101,14 @@ def weights_file(folder: RunFolder, checkpoint: str) -> Path:
             folder.path("last_checkpoint") if checkpoint == "last" else Path(checkpoint))
 
 
-def load_generator(folder: RunFolder, checkpoint: str, tex: TexJudge) -> Generator:
+def load_generator(folder: RunFolder, checkpoint: str, tex: TexJudge, depth: int) -> Generator:
     known = known_commands(tex.preamble, tex.cache_dir)
     ck = str(checkpoint)
     model_file = folder.path("model")
     if ck not in ("best", "last", str(model_file)) and not ck.endswith(".ckpt"):
         model_file = Path(ck)  # a model.pt of its own
-    gen = Generator.from_run(folder, model_file, known, preamble=tex.preamble, cache_dir=tex.cache_dir)
+    gen = Generator.from_run(folder, model_file, known, preamble=tex.preamble, cache_dir=tex.cache_dir,
+                             max_depth=depth)
     if ck == "last" or ck.endswith(".ckpt"):
         # Lightning's checkpoint of this run (made by this project's train stage): its weights only
         load_lightning_weights(gen.net, weights_file(folder, ck))
@@ -128,8 +130,10 @@ def eos_bias(folder: RunFolder, opts: SampleOptions, gen: Generator, topics: Top
     rng = np.random.default_rng(int(opts.seed))
     pick = rng.choice(len(papers), min(int(opts.calibration_n), len(papers)), replace=False)
     theta = np.stack([topics.paper_theta(papers[i]) for i in pick]).astype(np.float32)
+    c = opts.calibration
     info = calibrate_eos_bias(lambda th, st: gen.generate(th, st, int(opts.batch_size)), torch.from_numpy(theta),
-                              float(lengths.mean()), opts.decode())
+                              float(lengths.mean()), opts.decode(), rounds=int(c["rounds"]),
+                              tolerance=float(c["tolerance"]), bounds=(float(c["bounds"][0]), float(c["bounds"][1])))
     log.info("sample: <eos> bias %+.3f: mean length %.1f tokens against the training equations' %.1f (bias 0: %.1f)",
              info["bias"], info["mean_tokens"], info["target_mean_tokens"], info["rounds"][0][1])
     return {"setting": "auto", **info}
