@@ -463,8 +463,7 @@ class Grammar:
         self.bare_dim_kind = torch.tensor([k["dim_mu"] if t in MU_DIM else k["dim"] for t in itos])
         self.env_arg_ok = self.lbrace | (cls == C_SPACE)
         # ... and so are a dimension's (`\\hspace x` fails: TeX wants a number): the arguments read
-        # by an automaton, first and later ones (set once the automata exist, below)
-        self._braced_kinds = (brace_first, brace_rest)
+        # by an automaton, first and later ones (set below, once the automata exist)
         self.star = torch.tensor([t == "*" for t in itos])
         self.takes_star = torch.tensor([(_name(t) or "") in STARRED for t in itos])
         self.env_tokens = cls == C_ENV
@@ -478,12 +477,11 @@ class Grammar:
         self.amp_cap = cap
         self._build_closers(itos)
         begins = cls == C_BEGIN
-        self.first_braced = begins | self.automaton[self._braced_kinds[0]]
-        self.rest_braced = begins | self.automaton[self._braced_kinds[1]]
-        self.first_text = self._braced_kinds[0] == self.k_text
-        self.rest_text = self._braced_kinds[1] == self.k_text
+        self.first_braced = begins | self.automaton[brace_first]
+        self.rest_braced = begins | self.automaton[brace_rest]
+        self.first_text = brace_first == self.k_text
+        self.rest_text = brace_rest == self.k_text
         self.text_arg_ok = self.table[self.k_text] & (cls != C_DOLLAR) | self.lbrace | (cls == C_SPACE)
-        del self._braced_kinds
         self._device = torch.device("cpu")
         self._build_codes()
         self.open_margin = self._measure_open_margin()
@@ -721,19 +719,21 @@ class Grammar:
         """[B] bool: a line break's `[dimension` is complete and waits for its `]`."""
         return (top[:, self.F_KIND] == self.kid["dim_end"]) & (top[:, self.F_ISARG] == 3)
 
-    def _text_owed(self, top: torch.Tensor) -> torch.Tensor:
-        """[B] bool: the argument owed is a text argument (`\\text`, `\\mbox`...)."""
+    def _owed_arg_is(self, top: torch.Tensor, first_of: torch.Tensor, rest_of: torch.Tensor) -> torch.Tensor:
+        """[B] bool: a command's argument is owed and is of the kind `first_of` (its first argument)
+        or `rest_of` (a later one) marks for the command."""
         pc = top[:, self.F_PCMD]
         first = top[:, self.F_PEND] == self.nargs[pc]
-        text = torch.where(first, self.first_text[pc], self.rest_text[pc])
-        return (top[:, self.F_PEND] > 0) & (top[:, self.F_PKIND] != P_DELIM) & text
+        kind = torch.where(first, first_of[pc], rest_of[pc])
+        return (top[:, self.F_PEND] > 0) & (top[:, self.F_PKIND] != P_DELIM) & kind
+
+    def _text_owed(self, top: torch.Tensor) -> torch.Tensor:
+        """[B] bool: the argument owed is a text argument (`\\text`, `\\mbox`...)."""
+        return self._owed_arg_is(top, self.first_text, self.rest_text)
 
     def _braced_owed(self, top: torch.Tensor) -> torch.Tensor:
         """[B] bool: the argument owed is one that must be braced (an environment's, a dimension)."""
-        pc = top[:, self.F_PCMD]
-        first = top[:, self.F_PEND] == self.nargs[pc]
-        braced = torch.where(first, self.first_braced[pc], self.rest_braced[pc])
-        return (top[:, self.F_PEND] > 0) & (top[:, self.F_PKIND] != P_DELIM) & braced
+        return self._owed_arg_is(top, self.first_braced, self.rest_braced)
 
     def allowed(self, st: dict[str, torch.Tensor]) -> torch.Tensor:
         """[B, V] bool: the tokens each sequence may take next."""
