@@ -18,7 +18,7 @@ import torch
 
 from pipeline.config import compose
 from pipeline.model.conditioning import Topics
-from pipeline.model.decode import DecodeSettings
+from pipeline.model.decoder import DecodeSettings
 from pipeline.model.generation import Generator
 
 
@@ -62,7 +62,7 @@ def main() -> None:
     thetas = torch.from_numpy(th)
     rows = []
     for name, syntax in (("syntax-aware batched", True), ("plain batched", False)):
-        s = DecodeSettings(1.0, 0, 1.0, a.max_len, syntax, 1)
+        s = DecodeSettings(1.0, 0, 1.0, a.max_len, syntax, 1, -9.0)
         t0 = time.perf_counter()
         recs = gen.generate(thetas, s, a.batch)
         dt = time.perf_counter() - t0
@@ -71,7 +71,7 @@ def main() -> None:
     tok = bare_loop(gen.net, thetas, a.batch, a.max_len, gen.vocab.bos_id, gen.vocab.eos_id, a.device)
     dt = time.perf_counter() - t0
     rows.append(("bare batched loop", a.n / dt, tok / dt))
-    s = DecodeSettings(1.0, 0, 1.0, a.max_len, True, 1)
+    s = DecodeSettings(1.0, 0, 1.0, a.max_len, True, 1, -9.0)
     t0 = time.perf_counter()
     recs = gen.generate(thetas[: a.one_at_a_time], s, 1)
     dt = time.perf_counter() - t0

@@ -3,6 +3,7 @@
 On a terminal (stderr is a TTY) this is tqdm's bar. Written to a file or a pipe, tqdm's redraws
 become thousands of carriage-return fragments; there a bar is one plain line every `interval`
 seconds (and one when it finishes), e.g. `validate: 12,000/61,632 eq (19%), 450 eq/s, ~2 min left`.
+tqdm has no such mode of its own (`mininterval` still writes carriage-return redraws), hence this.
 """
 from __future__ import annotations
 

@@ -5,7 +5,9 @@ A stage reads earlier stages' files from `root` (always `outputs/<run>/`) and wr
 multirun sweep, so sweep jobs never overwrite each other or the run's own files. Every file
 between stages is named in `FILES` with the stage that writes it; code asks for a file by name
 (`folder.path("vocab")` to read, `folder.output("metrics")` to write) and never joins a run-folder
-path by hand. Formats of every file: docs/formats.md.
+path by hand. A stage's working folders (`flat`, `extracted`, `topics_work`, `checkpoints`) are
+named here too; the shards inside them are that stage's own business and no other stage reads
+them. Formats of every file: docs/formats.md.
 """
 from __future__ import annotations
 
@@ -20,6 +22,9 @@ FILES: dict[str, tuple[str, str]] = {
     # prepare
     "prepared": ("prepared", "prepare"),
     "flat": ("prepared/flat", "prepare"),
+    "flat_index": ("prepared/flat/index.json", "prepare"),
+    "metadata_db": ("prepared/metadata.sqlite", "prepare"),
+    "extracted": ("prepared/extracted", "prepare"),
     "prepare_stats": ("prepared/stats.json", "prepare"),
     "skipped": ("prepared/skipped.jsonl", "prepare"),
     "papers": ("prepared/papers.jsonl", "prepare"),
@@ -27,6 +32,7 @@ FILES: dict[str, tuple[str, str]] = {
     "vocab": ("prepared/vocab.json", "prepare"),
     "tokens": ("prepared/tokens", "prepare"),
     "tokens_meta": ("prepared/tokens/meta.json", "prepare"),
+    "paper_ids": ("prepared/tokens/paper_ids.json", "prepare"),
     # validate
     "validate": ("validate", "validate"),
     "validated": ("validate/equations.validated.jsonl", "validate"),
@@ -34,6 +40,9 @@ FILES: dict[str, tuple[str, str]] = {
     # topics
     "topics": ("topics", "topics"),
     "topic_model": ("topics/model", "topics"),
+    "topic_restarts": ("topics/model/restarts", "topics"),
+    "topics_work": ("topics/work", "topics"),
+    "topics_md": ("topics/topics.md", "topics"),
     "topic_word_matrix": ("topics/model/lda.model.expElogbeta.npy", "topics"),
     "theta": ("topics/theta.npy", "topics"),
     "theta_ids": ("topics/theta_ids.json", "topics"),
@@ -144,6 +153,28 @@ class RunFolder:
     @property
     def validate_dir(self) -> Path:
         return self.output("validate")
+
+    def validated_of(self, src: Path) -> Path:
+        """Where validate writes the verdicts on a file of the user's own (`validate.input`)."""
+        return self.output("validate") / f"{Path(src).stem}.validated.jsonl"
+
+
+@dataclass(frozen=True)
+class TokenFolder:
+    """prepare's token streams (`prepared/tokens/`): per split the ids, the row offsets and each row's paper."""
+    dir: Path
+
+    meta = property(lambda self: self.dir / "meta.json")
+    paper_ids = property(lambda self: self.dir / "paper_ids.json")
+
+    def ids(self, split: str) -> Path:
+        return self.dir / f"{split}.bin"
+
+    def offsets(self, split: str) -> Path:
+        return self.dir / f"{split}.idx.npy"
+
+    def papers(self, split: str) -> Path:
+        return self.dir / f"{split}.papers.npy"
 
 
 @dataclass(frozen=True)

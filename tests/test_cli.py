@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.arxiv_files import DOC, bulk_tar, gz
 from tests.conftest import ROOT, run_pipeline
-from tests.fixtures import DOC, bulk_tar, gz
 
 
 def pipeline(*args: str, cwd: Path = ROOT):

@@ -10,10 +10,11 @@ from pipeline.dataset.build import build_dataset
 from pipeline.dataset.splits import check_fractions, split_of
 from pipeline.dataset.streams import read_paper_index, read_split
 from pipeline.latex.tokenizer import Vocabulary, detokenize, env_token
+from pipeline.runfolder import RunFolder
 from pipeline.sources.ingest import ingest
 from pipeline.texcheck.known import known_commands
+from tests.arxiv_files import DOC, bulk_tar, gz
 from tests.conftest import dataset_settings, ingest_settings
-from tests.fixtures import DOC, bulk_tar, gz
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
 
@@ -54,8 +55,8 @@ def prepared(tmp_path: Path) -> Path:
     members = {f"0301/{pid.replace('/', '')}.gz": gz(DOC % body) for pid, body in bodies.items()}
     tar = bulk_tar(tmp_path / "arXiv_src_0301_001.tar", members)
     out = tmp_path / "prepared"
-    ingest([tar], [], ingest_settings(), out)
-    stats = build_dataset(out / "flat", out, known_commands(None, tmp_path / "cache"),
+    ingest([tar], [], ingest_settings(), RunFolder.at(tmp_path))
+    stats = build_dataset(RunFolder.at(tmp_path), known_commands(None, tmp_path / "cache"),
                           dataset_settings(min_count=1, split=FRACTIONS))
     (out / "build_stats.json").write_text(json.dumps(stats))
     return out
@@ -101,6 +102,6 @@ def test_papers_file_and_resume(prepared: Path, tmp_path: Path):
     assert all(p["prose"] == [t for s in p["prose_sections"] for t in s] for p in papers)
     shard = next((prepared / "extracted").glob("*.jsonl.gz"))
     mtime = shard.stat().st_mtime_ns
-    build_dataset(prepared / "flat", prepared, known_commands(None, tmp_path / "cache"),
+    build_dataset(RunFolder.at(prepared.parent), known_commands(None, tmp_path / "cache"),
                   dataset_settings(min_count=1, split=FRACTIONS))
     assert shard.stat().st_mtime_ns == mtime

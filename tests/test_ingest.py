@@ -8,16 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.runfolder import RunFolder
 from pipeline.sources.ingest import ingest
 from pipeline.sources.select import Selection
+from tests.arxiv_files import DOC, bulk_tar, gz, metadata, paper_tar_gz, tar_bytes
 from tests.conftest import ingest_settings
-from tests.fixtures import DOC, bulk_tar, gz, metadata, paper_tar_gz, tar_bytes
 
 
 def run_ingest(tmp_path: Path, sources, meta=(), workers: int = 1, **limits) -> tuple[dict, dict, list[dict]]:
     out = tmp_path / "prepared"
     settings = ingest_settings(workers, **limits)
-    stats = ingest(sources, meta, settings, out)
+    stats = ingest(sources, meta, settings, RunFolder.at(tmp_path))
     papers = {}
     for shard in json.loads((out / "flat" / "index.json").read_text())["shards"]:
         with gzip.open(out / "flat" / shard, "rt") as fh:
@@ -204,9 +205,8 @@ def test_selection_filters_and_counts(tmp_path):
         {"id": "hep-th/0301003", "categories": "hep-th", "field": "particle physics",
          "license": "NONE STATED - all rights reserved"},
     ])
-    out = tmp_path / "prepared"
     sel = Selection(categories=("hep-*",), exclude_licences=("*all rights reserved*",))
-    stats = ingest([tar], [meta], replace(ingest_settings(), selection=sel), out)
+    stats = ingest([tar], [meta], replace(ingest_settings(), selection=sel), RunFolder.at(tmp_path))
     assert stats["selection"]["before"] == 4 and stats["selection"]["after"] == 1
     assert stats["selection"]["excluded_by"] == {"categories": 2, "exclude_licences": 1}
     assert Selection(fields=("other: *",)).reject_reason({"field": "Other: Algebra"}) is None

@@ -87,3 +87,25 @@ def test_svg_ids_are_scoped_so_inlined_equations_do_not_share_glyphs():
     a, b = scope_svg_ids(svg, "s1-"), scope_svg_ids(svg, "s2-")
     assert "id='s1-g0-1'" in a and "xlink:href='#s1-g0-1'" in a and "url(#s1-c1)" in a
     assert "s1-" not in b and "id='s2-g0-1'" in b
+
+
+def test_both_renderings_show_the_same_blocks_and_escape_what_they_hold():
+    from pipeline.report.document import Document, Equation
+
+    doc = Document("run `x`")
+    doc.heading("Data <script>alert(1)</script>")
+    doc.para("**bold** and `a<b` & more")
+    doc.table(["name", "n"], [["a|b", 3], ["<i>", 1.23456]])
+    doc.equations(["topic", "samples"], [["t", [Equation(r"\[ a<b \]", None, "note <x>"),
+                                               Equation("e", "<svg><path id='g0-1'/></svg>")]]])
+    doc.details("config", "seed: 1\n<tag>\n")
+    page, md = doc.html(), doc.markdown()
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<strong>bold</strong>" in page and "<code>a&lt;b</code>" in page and "&amp; more" in page
+    assert '<td class="num">3</td>' in page and "&lt;i&gt;" in page and "1.235" in page
+    assert "<pre class=\"src\">\\[ a&lt;b \\]</pre>" in page and "note &lt;x&gt;" in page
+    assert "id='s1-g0-1'" in page  # the inline SVG, its ids scoped
+    assert '<nav><ol><li><a href="#data-script-alert-1-script">' in page
+    assert md.startswith("# run `x`\n\n## Data <script>alert(1)</script>\n\n**bold** and `a<b` & more\n")
+    assert "| a\\|b | 3 |" in md and "|---|---:|" in md and "`\\[ a<b \\]`<br>`e`" in md
+    assert "<details><summary>config</summary>\n\n```\nseed: 1\n<tag>\n```\n\n</details>\n" in md

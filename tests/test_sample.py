@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from pipeline.latex.tokenizer import Vocabulary, detokenize, env_token, parse_env_token, tokenize
-from pipeline.model.decode import DecodeSettings, PrefixError
+from pipeline.model.decoder import DecodeSettings, PrefixError
 from pipeline.model.generation import Generator, load_rules, training_equations
 from pipeline.model.network import NetworkConfig, TopicLSTM
 from pipeline.model.syntax import Grammar, sized
@@ -53,7 +53,7 @@ def random_generator(tiny_run) -> Generator:
 def test_random_network_never_writes_unbalanced_latex(random_generator):
     g = random_generator
     theta = torch.full((10_000, 3), 1 / 3)
-    s = DecodeSettings(temperature=1.0, top_k=0, top_p=1.0, max_len=40, syntax=True, seed=3)
+    s = DecodeSettings(temperature=1.0, top_k=0, top_p=1.0, max_len=40, syntax=True, seed=3, end_wish_logprob=-9.0)
     recs = g.generate(theta, s, batch_size=2048)
     assert len(recs) == 10_000
     bad = [r for r in recs if not balanced(r.tokens)]
@@ -61,30 +61,30 @@ def test_random_network_never_writes_unbalanced_latex(random_generator):
     assert all(len(r.tokens) < 40 for r in recs)  # the limit closes, it does not cut
     assert sum(r.length_limited for r in recs) > 0  # (a random network runs into the limit often)
     # plain sampling from the same network does write unbalanced LaTeX: the rules are doing the work
-    plain = g.generate(theta[:2000], DecodeSettings(1.0, 0, 1.0, 40, False, 3), batch_size=2048)
+    plain = g.generate(theta[:2000], DecodeSettings(1.0, 0, 1.0, 40, False, 3, -9.0), batch_size=2048)
     assert sum(not balanced(r.tokens) for r in plain) > 100
 
 
 def test_the_same_seed_gives_the_same_samples_at_any_batch_size(random_generator):
     g = random_generator
     theta = torch.softmax(torch.randn(300, 3, generator=torch.Generator().manual_seed(1)), -1)
-    s = DecodeSettings(temperature=0.9, top_k=50, top_p=0.95, max_len=60, syntax=True, seed=11)
+    s = DecodeSettings(temperature=0.9, top_k=50, top_p=0.95, max_len=60, syntax=True, seed=11, end_wish_logprob=-9.0)
     small = g.generate(theta, s, batch_size=7)
     large = g.generate(theta, s, batch_size=300)
     assert [r.tokens for r in small] == [r.tokens for r in large]
     assert [r.logprob for r in small] == pytest.approx([r.logprob for r in large], rel=1e-4)
-    other = g.generate(theta, DecodeSettings(0.9, 50, 0.95, 60, True, 12), batch_size=300)
+    other = g.generate(theta, DecodeSettings(0.9, 50, 0.95, 60, True, 12, -9.0), batch_size=300)
     assert [r.tokens for r in other] != [r.tokens for r in large]
 
 
 def test_eos_bias_calibration_reaches_the_target_length(random_generator):
     from dataclasses import replace
 
-    from pipeline.model.length import calibrate_eos_bias
+    from pipeline.model.eos_calibration import calibrate_eos_bias
 
     g = random_generator
     theta = torch.full((300, 3), 1 / 3)
-    base = DecodeSettings(temperature=1.0, top_k=0, top_p=1.0, max_len=60, syntax=True, seed=4)
+    base = DecodeSettings(temperature=1.0, top_k=0, top_p=1.0, max_len=60, syntax=True, seed=4, end_wish_logprob=-9.0)
     raw = [len(r.tokens) for r in g.generate(theta, base, 300)]
     target = 0.5 * float(np.mean(raw))  # a random network rarely ends by itself: the bias must be raised
     found = calibrate_eos_bias(lambda th, st: g.generate(th, st, 300), theta, target, base, rounds=6,
@@ -107,10 +107,10 @@ def test_eos_bias_calibration_reaches_the_target_length(random_generator):
 def test_prefix_and_forced_environment(random_generator):
     g = random_generator
     ids = g.prefix_ids("align", "x&=\\frac{")
-    recs = g.generate(torch.full((50, 3), 1 / 3), DecodeSettings(1.0, 0, 1.0, 50, True, 5), 50, prefix=ids)
+    recs = g.generate(torch.full((50, 3), 1 / 3), DecodeSettings(1.0, 0, 1.0, 50, True, 5, -9.0), 50, prefix=ids)
     assert all(r.env == "align" and r.tokens[:4] == ["x", "&", "=", "\\frac"] and balanced(r.tokens) for r in recs)
     with pytest.raises(PrefixError, match="breaks the syntax rules"):
-        g.generate(torch.full((1, 3), 1 / 3), DecodeSettings(1.0, 0, 1.0, 50, True, 5), 1,
+        g.generate(torch.full((1, 3), 1 / 3), DecodeSettings(1.0, 0, 1.0, 50, True, 5, -9.0), 1,
                    prefix=g.prefix_ids("equation", "x}"))
     with pytest.raises(PrefixError, match="no such environment"):
         g.prefix_ids("itemize", None)

@@ -7,10 +7,10 @@ import pytest
 
 from pipeline.skips import Skip
 from pipeline.sources.archive import gunzip_capped, paper_files, safe_member_path
-from pipeline.sources.decode import decode_tex
 from pipeline.sources.ids import canonical_id, paper_id
 from pipeline.sources.metadata import join_metadata
 from pipeline.sources.select import Selection
+from pipeline.sources.text_encoding import decode_tex
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -232,14 +232,14 @@ def test_sampled_equations_parse_and_compile(tmp_path):
     from pylatexenc.latexwalker import LatexWalker
 
     from pipeline.latex.tokenizer import detokenize, parse_env_token
-    from pipeline.model.decode import DecodeSettings, sample
+    from pipeline.model.decoder import DecodeSettings, sample
     from pipeline.model.network import NetworkConfig, TopicLSTM
     from pipeline.texcheck import Equation, Preamble, check
 
     g = _grammar(script_ok_from_tex=True, cache_dir=tmp_path)
     torch.manual_seed(0)
     net = TopicLSTM(NetworkConfig(len(g.vocab), 2, 16, 16, 1, 0.0, "concat", "none", 1.0, 0.0, True, 0, 1.0))
-    settings = DecodeSettings(temperature=1.0, top_k=0, top_p=1.0, max_len=40, syntax=True, seed=7, eos_bias=0.0)
+    settings = DecodeSettings(temperature=1.0, top_k=0, top_p=1.0, max_len=40, syntax=True, seed=7, end_wish_logprob=-9.0)
     out = sample(net, torch.full((60, 2), 0.5), settings, g, 60, g.vocab.bos_id, g.vocab.eos_id)
     eqs = []
     for s in out:

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from pipeline.dataset.splits import split_of
+from pipeline.runfolder import RunFolder
 from pipeline.topics import archives as A
 from pipeline.topics import quality as Q
 from pipeline.topics.corpus import TextNormaliser, TextSettings, cap_tokens, plural_map
@@ -111,7 +112,7 @@ def inputs(tmp_path_factory) -> Inputs:
 @pytest.fixture(scope="module")
 def stage(inputs, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("t") / "topics"
-    return out, run_topics(inputs, out, settings(), RULE, EVAL)
+    return out, run_topics(inputs, RunFolder.at(out.parent), settings(), RULE, EVAL)
 
 
 # --- the taxonomy, records, text ------------------------------------------------------------------
@@ -286,25 +287,27 @@ def test_stage_names_topics_as_the_fields_and_measures_them(stage):
 
 def test_stage_reuses_its_model_and_refits_on_a_change(inputs, stage, tmp_path):
     out, rep = stage
-    again = run_topics(inputs, out, settings(), RULE, EVAL)
+    run = RunFolder.at(out.parent)
+    again = run_topics(inputs, run, settings(), RULE, EVAL)
     assert rep["model_reused"] is False and again["model_reused"] is True
     assert again["names"] == rep["names"] and again["figures"]["test"] == rep["figures"]["test"]
-    named = run_topics(inputs, out, settings(), RULE, EVAL, names={0: "First"})
+    named = run_topics(inputs, run, settings(), RULE, EVAL, names={0: "First"})
     assert named["model_reused"] is True and named["names"][0] == "First"
-    assert run_topics(inputs, out, settings(passes=9), RULE, EVAL)["model_reused"] is False
+    assert run_topics(inputs, run, settings(passes=9), RULE, EVAL)["model_reused"] is False
     with pytest.raises(ValueError, match="topics.names"):
-        run_topics(inputs, out, settings(passes=9), RULE, EVAL, names={5: "no such topic"})
+        run_topics(inputs, run, settings(passes=9), RULE, EVAL, names={5: "no such topic"})
 
 
 def test_restarts_are_chosen_on_validation_and_parallel_gives_the_same(inputs, tmp_path):
-    one = run_topics(inputs, tmp_path / "a", settings(restarts=2, restart_workers=1), RULE, EVAL)
-    two = run_topics(inputs, tmp_path / "b", settings(restarts=2, restart_workers=2), RULE, EVAL)
+    one = run_topics(inputs, RunFolder.at(tmp_path / "a"), settings(restarts=2, restart_workers=1), RULE, EVAL)
+    two = run_topics(inputs, RunFolder.at(tmp_path / "b"), settings(restarts=2, restart_workers=2), RULE, EVAL)
     assert [r["seed"] for r in one["restarts"]] == [7, 8] and one["seed"] == two["seed"]
     assert [r["key"] for r in one["restarts"]] == [r["key"] for r in two["restarts"]]
     best = max(one["restarts"], key=lambda r: (r["key"], -r["restart"]))
     assert one["seed"] == best["seed"]
-    np.testing.assert_array_equal(np.load(tmp_path / "a" / "theta.npy"), np.load(tmp_path / "b" / "theta.npy"))
-    assert not (tmp_path / "a" / "model" / "restarts").exists()
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "topics" / "theta.npy"),
+                                  np.load(tmp_path / "b" / "topics" / "theta.npy"))
+    assert not (tmp_path / "a" / "topics" / "model" / "restarts").exists()
 
 
 def test_coherence_counts_topics_absent_from_the_texts(inputs, tmp_path):
@@ -321,7 +324,7 @@ def test_infer_context_words(stage, tmp_path):
     out, rep = stage
     from pipeline.topics.workflow import load_model
 
-    model = load_model(out / "model")
+    model = load_model(RunFolder.at(out.parent))
     astro = rep["archives"].index("astro-ph")
     assert model.infer("Galaxies redshift TELESCOPE stars")[astro] > 0.5
     inf = model.explain("ring ideal unicorn the xy")

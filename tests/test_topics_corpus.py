@@ -36,9 +36,10 @@ def fitted(request, tmp_path_factory):
     cfg = default_config(f"paths.outputs={run.parent}", f"run={run.name}",
                          f"topics.corpus=[{CORPUS / 'prose' / 'bodies.jsonl.gz'},{CORPUS / 'prose' / 'abstracts.jsonl'}]")
     out = tmp_path_factory.mktemp("corpus") / "topics"
-    report = run_topics(inputs(cfg, RunFolder.from_config(cfg)), out, replace(settings(cfg.topics), progress=False),
+    report = run_topics(inputs(cfg, RunFolder.from_config(cfg)), RunFolder.at(out.parent),
+                        replace(settings(cfg.topics), progress=False),
                         naming(cfg.topics), evaluation(cfg.topics))
-    return report, load_model(out / "model"), out
+    return report, load_model(RunFolder.at(out.parent)), out
 
 
 def _test_hits(fitted) -> dict[str, list[tuple[str, bool]]]:

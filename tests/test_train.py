@@ -86,7 +86,7 @@ def test_train_writes_a_model_file_metrics_and_curves(tiny):
         m["test"]["true"]["perplexity"], rel=1e-6)
     # the no-topic network, trained for as many steps; a killed ablation continues from its checkpoint
     r = run_pipeline("stage=train", "run=full", *common, "train.ablation=true",
-                     "+callbacks.killer._target_=tests.helpers.KillAtStep", "+callbacks.killer.step=25")
+                     "+callbacks.killer._target_=tests.crash_callbacks.KillAtStep", "+callbacks.killer.step=25")
     assert r.returncode == -9 and (train / "ablation" / "checkpoints" / "last.ckpt").exists()
     r = run_pipeline("stage=train", "run=full", *common, "train.ablation=true")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -123,7 +123,7 @@ def test_a_killed_run_resumes_and_ends_where_an_uninterrupted_run_ends(tiny):
     assert r.returncode == 0, r.stderr[-2000:]
     # SIGKILL at step 25: the last checkpoint is step 20's, mid-epoch
     r = run_pipeline("stage=train", "run=killed", *common, *one_thread,
-                     "+callbacks.killer._target_=tests.helpers.KillAtStep", "+callbacks.killer.step=25")
+                     "+callbacks.killer._target_=tests.crash_callbacks.KillAtStep", "+callbacks.killer.step=25")
     assert r.returncode == -9
     assert (outputs / "killed" / "train" / "checkpoints" / "last.ckpt").exists()
     assert not (outputs / "killed" / "train" / "model.pt").exists()
@@ -142,7 +142,7 @@ def test_a_killed_run_resumes_and_ends_where_an_uninterrupted_run_ends(tiny):
 def test_changed_settings_are_not_resumed_silently(tiny):
     outputs, common = tiny
     _copy_run(outputs, "changed")
-    r = run_pipeline("stage=train", "run=changed", *common, "+callbacks.killer._target_=tests.helpers.KillAtStep",
+    r = run_pipeline("stage=train", "run=changed", *common, "+callbacks.killer._target_=tests.crash_callbacks.KillAtStep",
                      "+callbacks.killer.step=25")
     assert r.returncode == -9
     r = run_pipeline("stage=train", "run=changed", *common, "model.net.dropout=0.3")

@@ -29,6 +29,7 @@ from pipeline.atomic import atomic_open, write_text
 from pipeline.dataset.splits import SPLITS, split_of
 from pipeline.fingerprint import code_fingerprint
 from pipeline.parallel import bounded_map
+from pipeline.runfolder import RunFolder, TokenFolder
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +103,11 @@ def _settings_hash(settings: DatasetSettings, known: Mapping[str, int | None]) -
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
-def extract_all(flat_dir: Path, out_dir: Path, known: Mapping[str, int | None], settings: DatasetSettings) -> list[Path]:
-    """Extract every flat shard into out_dir/extracted/ (reusing finished shards); returns them in order."""
-    ext_dir = out_dir / "extracted"
+def extract_all(folder: RunFolder, known: Mapping[str, int | None], settings: DatasetSettings) -> list[Path]:
+    """Extract every flat shard into the `extracted` folder (reusing finished shards); returns them in order."""
+    flat_dir, ext_dir = folder.output("flat"), folder.output("extracted")
     ext_dir.mkdir(parents=True, exist_ok=True)
-    shards = json.loads((flat_dir / "index.json").read_text())["shards"]
+    shards = json.loads(folder.output("flat_index").read_text())["shards"]
     shash = _settings_hash(settings, known)
     todo, done_paths = [], []
     for name in shards:
@@ -173,7 +174,7 @@ def _group(paper: dict, groups: Mapping[str, tuple[str, ...]]) -> str:
     return "arxiv:other"
 
 
-def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> dict:
+def assemble(shards: list[Path], folder: RunFolder, settings: DatasetSettings) -> dict:
     """Write papers.jsonl, equations.jsonl, vocab.json and tokens/; returns the stats."""
     from pipeline.latex.equations import DISPLAY_ENVS
     from pipeline.latex.tokenizer import Vocabulary, env_token
@@ -192,13 +193,13 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
     # any); alignat's column counts as the training equations use them.
     env_tokens = sorted({env_token(e) for e in DISPLAY_ENVS} | set(envs), key=lambda t: (-envs[t], t))
     vocab = Vocabulary(env_tokens + kept_tokens)  # training split only; rarer tokens become <unk>
-    vocab.save(out_dir / "vocab.json")
+    vocab.save(folder.output("vocab"))
     dtype = np.uint16 if len(vocab) < 2**16 else np.uint32
 
-    tok_dir = out_dir / "tokens"
-    tok_dir.mkdir(exist_ok=True)
+    tokens = TokenFolder(folder.output("tokens"))
+    tokens.dir.mkdir(exist_ok=True)
     files = ExitStack()
-    bins = {s: files.enter_context(atomic_open(tok_dir / f"{s}.bin", "wb")) for s in SPLITS}
+    bins = {s: files.enter_context(atomic_open(tokens.ids(s), "wb")) for s in SPLITS}
     offsets: dict[str, list[int]] = {s: [0] for s in SPLITS}
     paper_of_row: dict[str, list[int]] = {s: [] for s in SPLITS}  # row -> paper's line in papers.jsonl
     paper_ids: list[str] = []
@@ -209,7 +210,7 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
     groups: dict[str, Counter] = {}
     split_counts: dict[str, Counter] = {s: Counter() for s in SPLITS}
     unk = vocab.unk_id
-    with files, atomic_open(out_dir / "papers.jsonl") as pf, atomic_open(out_dir / "equations.jsonl") as ef:
+    with files, atomic_open(folder.output("papers")) as pf, atomic_open(folder.output("equations")) as ef:
         for paper in _papers(shards):
             split = paper["split"]
             paper_ids.append(paper["id"])
@@ -256,14 +257,14 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
                 "n_prose_tokens": len(prose), "prose": prose, "prose_sections": paper["prose_sections"],
             }, ensure_ascii=False) + "\n")
     for s in SPLITS:
-        with atomic_open(tok_dir / f"{s}.idx.npy", "wb") as fh:
+        with atomic_open(tokens.offsets(s), "wb") as fh:
             np.save(fh, np.asarray(offsets[s], dtype=np.int64))
-        with atomic_open(tok_dir / f"{s}.papers.npy", "wb") as fh:
+        with atomic_open(tokens.papers(s), "wb") as fh:
             np.save(fh, np.asarray(paper_of_row[s], dtype=np.int32))
-    write_text(tok_dir / "paper_ids.json", json.dumps(paper_ids))
+    write_text(tokens.paper_ids, json.dumps(paper_ids))
     meta = {"format_version": FORMAT_VERSION, "dtype": np.dtype(dtype).name, "eos_id": vocab.eos_id,
             "vocab_size": len(vocab), "splits": {s: dict(split_counts[s]) for s in SPLITS}}
-    write_text(tok_dir / "meta.json", json.dumps(meta, indent=1))
+    write_text(tokens.meta, json.dumps(meta, indent=1))
 
     def frac(c: Counter) -> float | None:
         return round(c["kept"] / c["found"], 4) if c["found"] else None
@@ -300,21 +301,21 @@ def assemble(shards: list[Path], out_dir: Path, settings: DatasetSettings) -> di
     }
 
 
-ASSEMBLED = ("papers.jsonl", "equations.jsonl", "vocab.json", "tokens/meta.json")
+ASSEMBLED = ("papers", "equations", "vocab", "tokens_meta")
 
 
-def build_dataset(flat_dir: Path, out_dir: Path, known: Mapping[str, int | None], settings: DatasetSettings) -> dict:
+def build_dataset(folder: RunFolder, known: Mapping[str, int | None], settings: DatasetSettings) -> dict:
     """Extract (reusing finished shards) and assemble; when every shard and setting is as the last
     assembly found them (`assemble_key` in stats.json), its files and stats are kept as they are."""
     t0 = time.perf_counter()
-    shards = extract_all(flat_dir, out_dir, known, settings)
+    shards = extract_all(folder, known, settings)
     key = _assemble_key(shards, settings)
-    before = _read_stats(out_dir / "stats.json").get("extract", {})
-    if before.get("assemble_key") == key and all((out_dir / f).exists() for f in ASSEMBLED):
+    before = _read_stats(folder.output("prepare_stats")).get("extract", {})
+    if before.get("assemble_key") == key and all(folder.output(f).exists() for f in ASSEMBLED):
         log.info("extraction: shards and settings unchanged: papers.jsonl, equations.jsonl, vocabulary and "
                  "token streams reused")
         return {**before, "reused": True}
-    stats = assemble(shards, out_dir, settings)
+    stats = assemble(shards, folder, settings)
     stats["assemble_key"] = key
     stats["seconds"] = round(time.perf_counter() - t0, 2)
     return stats

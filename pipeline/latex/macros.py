@@ -9,6 +9,9 @@ docs/extraction.md (short form: `\\newcommand`/`\\providecommand` of a known com
 definition from a style file of a known command are ignored, a paper's `\\renewcommand`, `\\def`
 or `\\let` of it is taken, since the paper meant its own meaning).
 
+No library does this: pylatexenc parses LaTeX but does not expand user macros, and TeX itself
+cannot be asked to expand only the paper's own macros and leave the rest as source.
+
 Expansion is bounded (expansion count and output size); past the bounds `ExpansionError` is
 raised, so a recursive macro costs one equation, never a hang.
 

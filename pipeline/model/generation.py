@@ -18,7 +18,7 @@ import torch
 from pipeline.dataset.equations import read_equations
 from pipeline.fingerprint import code_fingerprint, file_sha256
 from pipeline.latex.tokenizer import Vocabulary, detokenize, env_token, parse_env_token, tokenize
-from pipeline.model.decode import DecodeSettings, PrefixError, Sampled, sample
+from pipeline.model.decoder import DecodeSettings, PrefixError, Sampled, sample
 from pipeline.model.network import TopicLSTM, load_model
 from pipeline.model.provenance import check_model_matches
 from pipeline.model.syntax import Grammar, Rules, derive_rules

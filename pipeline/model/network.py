@@ -105,7 +105,7 @@ class TopicLSTM(nn.Module):
 
     def _init_weights(self) -> None:
         # The embedding is also the output layer (tied). A small std (0.05 was tried) starves the
-        # LSTM's input: 600-step validation perplexity 18.85 against 11.45 with std 1 (docs/train.md).
+        # LSTM's input: 600-step validation perplexity 18.85 against 11.45 with std 1 (docs/measurements.md).
         nn.init.normal_(self.embed.weight, std=self.cfg.embed_init_std)
         with torch.no_grad():
             self.embed.weight[self.cfg.pad_id].zero_()

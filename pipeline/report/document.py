@@ -3,14 +3,20 @@
 Sections are built once as blocks (headings, paragraphs, tables, figures, equation tables), so both
 files show the same numbers. Figures are inline SVG in the HTML (no network, no files beside it) and
 are named, not embedded, in the Markdown; typeset equations are inline SVG in the HTML and LaTeX
-source in the Markdown.
+source in the Markdown. The pages' markup is Jinja2 templates (templates/report.html.j2 with
+autoescaping, report.md.j2, report.css); this module holds the blocks and what the templates cannot
+do well: scoping each inline SVG's ids and the **bold**/`code` inline marks.
 """
 from __future__ import annotations
 
 import html
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Sequence
+
+import jinja2
+from markupsafe import Markup
 
 _ID = re.compile(r"""(\bid=|xlink:href=|href=)(['"])(#?)([^'"]+)\2""")
 _URL_REF = re.compile(r"url\(#([^)]+)\)")
@@ -45,7 +51,6 @@ class Document:
     def __init__(self, title: str) -> None:
         self.title = title
         self.blocks: list[Block] = []
-        self._svg_count = 0
 
     # building ---------------------------------------------------------------------------
     def heading(self, text: str, level: int = 2) -> None:
@@ -73,81 +78,56 @@ class Document:
         """A folded block of preformatted text (the run's configuration)."""
         self.blocks.append(Block("details", {"summary": summary, "text": text}))
 
-    # Markdown ---------------------------------------------------------------------------
+    # rendering --------------------------------------------------------------------------
     def markdown(self) -> str:
-        out = [f"# {self.title}", ""]
+        blocks = []
         for b in self.blocks:
-            d = b.data
-            if b.kind == "heading":
-                out += ["#" * d["level"] + " " + d["text"], ""]
-            elif b.kind == "para":
-                out += [d["text"], ""]
-            elif b.kind == "table":
-                out += _md_table(d["headers"], d["rows"], d["align"]) + [""]
-            elif b.kind == "figure":
-                out += [f"*Figure ({d['name']}, in report.html): {d['caption']}*", ""]
+            d = dict(b.data, kind=b.kind)
+            if b.kind == "table":
+                d["separators"] = ["---:" if a == "r" else "---" for a in d["align"]]
             elif b.kind == "equations":
-                rows = [[_md_cell(c) for c in r] for r in d["rows"]]
-                out += _md_table(d["headers"], rows, "l" * len(d["headers"])) + [""]
-            elif b.kind == "details":
-                out += [f"<details><summary>{d['summary']}</summary>", "", "```", d["text"].rstrip(), "```", "",
-                        "</details>", ""]
-        return "\n".join(out).rstrip() + "\n"
+                d["rows"] = [[_md_cell(c) for c in r] for r in d["rows"]]
+                d["separators"] = ["---"] * len(d["headers"])
+            blocks.append(d)
+        return _templates().get_template("report.md.j2").render(title=self.title, blocks=blocks).rstrip() + "\n"
 
-    # HTML -------------------------------------------------------------------------------
     def html(self) -> str:
-        body = [f"<h1>{_inline_html(self.title)}</h1>"]
-        toc = [b.data["text"] for b in self.blocks if b.kind == "heading" and b.data["level"] == 2]
-        if toc:
-            body.append("<nav><ol>" + "".join(f'<li><a href="#{_anchor(t)}">{html.escape(t)}</a></li>' for t in toc)
-                        + "</ol></nav>")
+        """The page; SVG ids are scoped in block order (s1-, s2-, ...), so each figure keeps its glyphs."""
+        count = 0
+
+        def svg(s: str) -> Markup:
+            nonlocal count
+            count += 1
+            return Markup(scope_svg_ids(s, f"s{count}-"))
+
+        blocks = []
         for b in self.blocks:
-            d = b.data
-            if b.kind == "heading":
-                lv = d["level"]
-                body.append(f'<h{lv} id="{_anchor(d["text"])}">{html.escape(d["text"])}</h{lv}>')
-            elif b.kind == "para":
-                body.append(f"<p>{_inline_html(d['text'])}</p>")
-            elif b.kind == "table":
-                body.append(self._html_table(d["headers"], d["rows"], d["align"]))
-            elif b.kind == "figure":
-                svg = self._svg(d["svg"]) if d["svg"] else "<em>(no data for this figure)</em>"
-                body.append(f'<figure>{svg}<figcaption>{_inline_html(d["caption"])}</figcaption></figure>')
+            d = dict(b.data, kind=b.kind)
+            if b.kind == "figure":
+                d["svg"] = svg(d["svg"]) if d["svg"] else None
             elif b.kind == "equations":
-                head = "".join(f"<th>{html.escape(h)}</th>" for h in d["headers"])
-                rows = "".join("<tr>" + "".join(f"<td>{self._html_cell(c)}</td>" for c in r) + "</tr>" for r in d["rows"])
-                body.append(f'<table class="eqs"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>')
-            elif b.kind == "details":
-                body.append(f"<details><summary>{html.escape(d['summary'])}</summary><pre>{html.escape(d['text'])}</pre>"
-                            "</details>")
-        return _PAGE.format(title=html.escape(self.title), body="\n".join(body))
+                d["rows"] = [[{"parts": _html_items(c, svg)} for c in r] for r in d["rows"]]
+            blocks.append(d)
+        toc = [b.data["text"] for b in self.blocks if b.kind == "heading" and b.data["level"] == 2]
+        return _templates().get_template("report.html.j2").render(title=self.title, blocks=blocks, toc=toc)
 
-    def _svg(self, svg: str) -> str:
-        self._svg_count += 1
-        return scope_svg_ids(svg, f"s{self._svg_count}-")
 
-    def _html_table(self, headers: list[str], rows: list[list[str]], align: str) -> str:
-        def td(tag: str, i: int, text: str) -> str:
-            cls = ' class="num"' if i < len(align) and align[i] == "r" else ""
-            return f"<{tag}{cls}>{_inline_html(text)}</{tag}>"
-        head = "".join(td("th", i, h) for i, h in enumerate(headers))
-        body = "".join("<tr>" + "".join(td("td", i, c) for i, c in enumerate(r)) + "</tr>" for r in rows)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _html_items(c: object, svg) -> list[dict]:
+    """A cell of an equations table as items: text, or an equation (scoped SVG or its LaTeX) and its note."""
+    if not isinstance(c, list):
+        return [{"text": _cell(c)}]
+    return [{"text": None, "svg": svg(e.svg) if e.svg else None, "latex": e.latex, "note": e.note}
+            if isinstance(e, Equation) else {"text": str(e)} for e in c]
 
-    def _html_cell(self, c: object) -> str:
-        if isinstance(c, list):
-            parts = []
-            for e in c:
-                if isinstance(e, Equation):
-                    inner = (f'<div class="eq">{self._svg(e.svg)}</div>' if e.svg
-                             else f'<pre class="src">{html.escape(e.latex)}</pre>')
-                    if e.note:
-                        inner += f'<div class="note">{html.escape(e.note)}</div>'
-                    parts.append(inner)
-                else:
-                    parts.append(_inline_html(str(e)))
-            return "".join(parts)
-        return _inline_html(_cell(c))
+
+@lru_cache(maxsize=1)
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("pipeline.report", "templates"),
+                             autoescape=jinja2.select_autoescape(["html.j2"]), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(inline=lambda t: Markup(_inline_html(str(t))), anchor=_anchor, rstrip=str.rstrip,
+                       md_escape=lambda s: s.replace("|", "\\|").replace("\n", " "))
+    return env
 
 
 def _cell(c: object) -> str:
@@ -168,14 +148,6 @@ def _md_cell(c: object) -> str:
     return _cell(c)
 
 
-def _md_table(headers: list[str], rows: list[list[str]], align: str) -> list[str]:
-    def esc(s: str) -> str:
-        return s.replace("|", "\\|").replace("\n", " ")
-    sep = ["---:" if a == "r" else "---" for a in align]
-    return (["| " + " | ".join(esc(h) for h in headers) + " |", "|" + "|".join(sep) + "|"]
-            + ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows])
-
-
 def _anchor(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -193,34 +165,3 @@ def _inline_html(text: str) -> str:
         else:
             out.append(_BOLD.sub(r"<strong>\1</strong>", html.escape(p)))
     return "".join(out)
-
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px; margin: 2em auto;
-       padding: 0 1em; color: #1b1b1b; line-height: 1.45; }}
-h1 {{ border-bottom: 2px solid #444; padding-bottom: .2em; }}
-h2 {{ margin-top: 2em; border-bottom: 1px solid #bbb; }}
-table {{ border-collapse: collapse; margin: .8em 0; font-size: .92em; }}
-th, td {{ border: 1px solid #ccc; padding: .25em .6em; vertical-align: top; text-align: left; }}
-th {{ background: #f1f1f1; }}
-td.num, th.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-table.eqs td {{ min-width: 12em; }}
-table.eqs .eq {{ margin: .35em 0; overflow-x: auto; }}
-table.eqs .eq svg {{ max-width: none; }}  /* natural size; a long equation scrolls */
-.note {{ color: #666; font-size: .85em; }}
-pre.src {{ white-space: pre-wrap; word-break: break-all; font-size: .85em; background: #f7f7f7; padding: .3em; }}
-figure {{ margin: 1em 0; }}
-figure svg {{ max-width: 100%; height: auto; }}
-figcaption {{ color: #444; font-size: .9em; }}
-code {{ background: #f3f3f3; padding: 0 .2em; }}
-nav ol {{ columns: 2; }}
-details pre {{ background: #f7f7f7; padding: .6em; overflow-x: auto; font-size: .85em; }}
-</style></head>
-<body>
-{body}
-</body></html>
-"""

@@ -27,23 +27,13 @@ class FidelitySettings:
     seed: int
 
 
-def _ngrams(n: int):
-    def analyse(tokens: Sequence[str]) -> list[str]:
-        out = list(tokens)
-        for k in range(2, n + 1):
-            out += [" ".join(tokens[i : i + k]) for i in range(len(tokens) - k + 1)]
-        return out
-    return analyse
-
-
 def _scores(y_true: Sequence[int], y_pred: Sequence[int], majority: int) -> dict:
-    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.metrics import balanced_accuracy_score, recall_score
 
     present = sorted(set(y_true))
-    per_class = {}
-    for k in present:
-        idx = [i for i, y in enumerate(y_true) if y == k]
-        per_class[int(k)] = {"n": len(idx), "recall": sum(y_pred[i] == k for i in idx) / len(idx)}
+    counts = Counter(y_true)
+    recalls = recall_score(y_true, y_pred, labels=present, average=None, zero_division=0.0) if present else []
+    per_class = {int(k): {"n": counts[k], "recall": float(r)} for k, r in zip(present, recalls)}
     return {"n": len(y_true), "classes": len(present),
             "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)) if y_true else None,
             "accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred))) if y_true else None,
@@ -68,8 +58,9 @@ def topic_fidelity(train: Sequence[tuple[Sequence[str], int]], test: Sequence[tu
     known = set(labels)
     if len(known) < 2:
         return {"error": "fewer than two topics are the top topic of a training paper: nothing to classify"}
-    vec = TfidfVectorizer(analyzer=_ngrams(s.ngram_max), min_df=s.min_df, max_features=s.max_features,
-                          sublinear_tf=True, lowercase=False)
+    # the equations come as token lists: sklearn's own n-grams of them, nothing re-split
+    vec = TfidfVectorizer(tokenizer=list, token_pattern=None, ngram_range=(1, s.ngram_max), min_df=s.min_df,
+                          max_features=s.max_features, sublinear_tf=True, lowercase=False)
     x = vec.fit_transform([t for t, _ in train])
     clf = LogisticRegression(C=s.C, max_iter=1000, class_weight="balanced")
     with warnings.catch_warnings():

@@ -24,9 +24,9 @@ def escape_text(s: str) -> str:
     return "".join(_TEXT_ESCAPES.get(c, c) for c in s)
 
 
-# Text width with 1.6 cm margins on A4 paper, in TeX points; a two-column cell is a bit under half.
-TEXT_PT = (210 - 2 * 16) / 25.4 * 72.27
-HALF_PT = 0.48 * TEXT_PT
+def text_width_pt(margin_cm: float) -> float:
+    """The text width of A4 paper with these margins, in TeX points."""
+    return (210 - 2 * 10 * margin_cm) / 25.4 * 72.27
 
 
 def _cell(r: dict, width: str, box_pt: float) -> str:
@@ -40,11 +40,14 @@ def _cell(r: dict, width: str, box_pt: float) -> str:
 
 
 def gallery_tex(groups: Sequence[tuple[str, Sequence[dict]]], failures: Sequence[dict], preamble: Preamble,
-                title: str) -> str:
+                title: str, margin_cm: float) -> str:
     """The document: per (topic name, samples) a section of minipage cells, two a row, or a row of
     its own for an equation wider than half the page (`_width_pt` when known); then the failures."""
+    text_pt = text_width_pt(margin_cm)
+    half_pt = 0.48 * text_pt  # a two-column cell is a bit under half the text width
     pre = preamble.text.rstrip("\n") + "\n" + (
-        "\\usepackage[a4paper,margin=1.6cm]{geometry}\n\\usepackage{graphicx}\n\\usepackage{listings}\n"
+        f"\\usepackage[a4paper,margin={margin_cm:g}cm]{{geometry}}\n"
+        "\\usepackage{graphicx}\n\\usepackage{listings}\n"
         "\\lstset{basicstyle=\\ttfamily\\small,breaklines=true,breakatwhitespace=false,columns=fullflexible}\n"
         "\\setlength{\\parindent}{0pt}\n")
     body = [f"\\section*{{{escape_text(title)}}}"]
@@ -54,13 +57,13 @@ def gallery_tex(groups: Sequence[tuple[str, Sequence[dict]]], failures: Sequence
 
         def flush() -> None:
             if pending:
-                body.append("\\noindent " + "\\hfill\n".join(_cell(r, "0.48\\textwidth", HALF_PT) for r in pending)
+                body.append("\\noindent " + "\\hfill\n".join(_cell(r, "0.48\\textwidth", half_pt) for r in pending)
                             + "\\par\\medskip")
                 pending.clear()
         for r in rows:
-            if (r.get("_width_pt") or 0) > HALF_PT:
+            if (r.get("_width_pt") or 0) > half_pt:
                 flush()
-                body.append("\\noindent " + _cell(r, "\\textwidth", TEXT_PT) + "\\par\\medskip")
+                body.append("\\noindent " + _cell(r, "\\textwidth", text_pt) + "\\par\\medskip")
             else:
                 pending.append(r)
                 if len(pending) == 2:
@@ -77,9 +80,9 @@ def gallery_tex(groups: Sequence[tuple[str, Sequence[dict]]], failures: Sequence
 
 
 def build_gallery(groups: Sequence[tuple[str, Sequence[dict]]], failures: Sequence[dict], preamble: Preamble,
-                  target: Path, title: str, timeout_s: float = 120.0) -> str | None:
+                  target: Path, title: str, timeout_s: float, margin_cm: float) -> str | None:
     """Write gallery.pdf (and gallery.tex beside it); returns None, or why the PDF could not be made."""
-    tex = gallery_tex(groups, failures, preamble, title)
+    tex = gallery_tex(groups, failures, preamble, title, margin_cm)
     target.with_suffix(".tex").write_text(tex, encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="report-gallery-") as tmp:
         d = Path(tmp)

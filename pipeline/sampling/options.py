@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.model.decode import DecodeSettings
+from pipeline.model.decoder import DecodeSettings
 from pipeline.texcheck import Equation, Preamble, check
 
 
@@ -26,6 +26,7 @@ class SampleOptions:
     top_p: float | None
     max_len: int
     eos_bias: Any
+    end_wish_logprob: float
     calibration_n: int
     calibration: dict
     syntax: bool
@@ -47,7 +48,8 @@ class SampleOptions:
         return DecodeSettings(temperature=float(self.temperature if temperature is None else temperature),
                               top_k=int(self.top_k or 0), top_p=float(self.top_p if self.top_p is not None else 1.0),
                               max_len=int(self.max_len), syntax=bool(self.syntax if syntax is None else syntax),
-                              seed=int(self.seed), eos_bias=float(eos_bias))
+                              seed=int(self.seed), end_wish_logprob=float(self.end_wish_logprob),
+                              eos_bias=float(eos_bias))
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import torch
 from pipeline.atomic import atomic_open, read_json_or_empty, write_text
 from pipeline.fingerprint import code_fingerprint, file_sha256
 from pipeline.model.conditioning import ConditioningError, Topics
+from pipeline.model.eos_calibration import calibrate_eos_bias, training_lengths
 from pipeline.model.generation import Generator
-from pipeline.model.length import calibrate_eos_bias, training_lengths
 from pipeline.model.network import load_lightning_weights
 from pipeline.model.novelty import TrainingSet
 from pipeline.runfolder import RunFolder
@@ -117,7 +117,7 @@ def load_generator(folder: RunFolder, checkpoint: str, tex: TexJudge, depth: int
 
 def eos_bias(folder: RunFolder, opts: SampleOptions, gen: Generator, topics: Topics) -> dict:
     """sample.eos_bias: a number as given, or `auto`: calibrated so samples conditioned on training
-    papers' θ are as long, on average, as the training equations (pipeline/model/length.py)."""
+    papers' θ are as long, on average, as the training equations (pipeline/model/eos_calibration.py)."""
     if str(opts.eos_bias).strip().lower() != "auto":
         try:
             return {"setting": "fixed", "bias": float(opts.eos_bias)}

@@ -23,6 +23,7 @@ from pipeline.atomic import atomic_open, write_bytes
 from pipeline.fingerprint import code_fingerprint
 from pipeline.parallel import bounded_map
 from pipeline.progress import bar as progress_bar
+from pipeline.runfolder import RunFolder
 from pipeline.skips import REASONS, Skip
 from pipeline.sources.discover import Bad, Unit, discover
 from pipeline.sources.metadata import join_metadata
@@ -73,11 +74,12 @@ def ingest(
     sources: Iterable[str | Path],
     metadata: Iterable[str | Path],
     settings: IngestSettings,
-    out_dir: Path,
+    folder: RunFolder,
 ) -> dict:
-    """Ingest every source into `out_dir` (the run's prepared/ folder); returns the stats."""
+    """Ingest every source into the run folder's `flat` shards (with `skipped` and `flat_index`); returns
+    the stats."""
     t0 = time.perf_counter()
-    flat_dir = out_dir / "flat"
+    flat_dir = folder.output("flat")
     flat_dir.mkdir(parents=True, exist_ok=True)
     units = discover(list(sources))
     metadata = [Path(m) for m in metadata]
@@ -86,7 +88,7 @@ def ingest(
     wanted: set[str] = set()
     for unit in units:
         wanted.update(n for n in unit.names() if n)
-    joined = join_metadata(metadata, wanted, out_dir / "metadata.sqlite")
+    joined = join_metadata(metadata, wanted, folder.output("metadata_db"))
     meta = joined.records
     n_ids = len(wanted)
     del wanted  # ids only matter for the join
@@ -126,7 +128,7 @@ def ingest(
         log.info("ingest: %d of %d units unchanged since the last run, reused", n_reused, len(units))
     stats["metadata"] |= {"files": [str(p) for p in metadata], "paper_ids": n_ids,
                           "fraction": round(len(meta) / n_ids, 4) if n_ids else None}
-    with atomic_open(out_dir / "skipped.jsonl") as fh:
+    with atomic_open(folder.output("skipped")) as fh:
         for where, why in joined.bad_lines:
             fh.write(_skip_line(None, where, "bad_metadata_line", why) + "\n")
         for m in manifests:
@@ -134,7 +136,7 @@ def ingest(
             if skipped.exists():
                 fh.write(skipped.read_text(encoding="utf-8"))
     index = {"format_version": FORMAT_VERSION, "shards": [f"{m['key']}.jsonl.gz" for m in manifests]}
-    write_bytes(flat_dir / "index.json", json.dumps(index, indent=1).encode())
+    write_bytes(folder.output("flat_index"), json.dumps(index, indent=1).encode())
     return stats
 
 

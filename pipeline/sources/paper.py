@@ -9,7 +9,7 @@ from pipeline.latex.comments import strip_comments
 from pipeline.latex.flatten import flatten
 from pipeline.skips import Skip
 from pipeline.sources.archive import is_text_name, paper_files
-from pipeline.sources.decode import decode_tex
+from pipeline.sources.text_encoding import decode_tex
 
 
 @dataclass(frozen=True)

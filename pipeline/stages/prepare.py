@@ -65,7 +65,7 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     out = folder.for_output()
     out.prepared.mkdir(parents=True, exist_ok=True)
     metadata = metadata_files(d.sources, d.metadata or [], bool(d.find_metadata))
-    stats = {"ingest": ingest(d.sources, metadata, settings, out.prepared)}
+    stats = {"ingest": ingest(d.sources, metadata, settings, out)}
     _log_ingest(stats["ingest"])
     if cfg.prepare.extract:
         stats["extract"] = _extract(cfg, out)
@@ -84,7 +84,7 @@ def _extract(cfg: DictConfig, out: RunFolder) -> dict:
     tex = cfg.tex  # the preamble equations are judged in decides which commands are "known"
     preamble = Preamble.from_settings(tex.preamble_file, tex.documentclass, tex.packages)
     known = known_commands(preamble, Path(tex.cache_dir) if tex.cache_dir else None)
-    e = build_dataset(out.prepared / "flat", out.prepared, known, dataset_settings(cfg))
+    e = build_dataset(out, known, dataset_settings(cfg))
     e["known_commands"] = len(known)
     e["preamble_hash"] = preamble.hash
     log.info(

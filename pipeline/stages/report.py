@@ -108,7 +108,8 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
     gallery_error = None
     if r.gallery.enabled:
         gallery_error = build_gallery(built.gallery_groups, built.gallery_failures, preamble, gallery,
-                                      f"Generated equations, run {folder.root.name}", float(r.gallery.timeout_s))
+                                      f"Generated equations, run {folder.root.name}", float(r.gallery.timeout_s),
+                                      float(r.gallery.margin_cm))
         if gallery_error:
             log.warning("report: %s", gallery_error)
     result = {"key": key, "figures": built.figures, "gallery_error": gallery_error,

@@ -79,56 +79,55 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     from pipeline.topics.workflow import run_topics
 
     t = cfg.topics
-    out_dir = folder.output("topics")
-    # A sweep job reads its own model when it has one, else the run's.
-    model_dir = folder.output("topic_model") if folder.output("topic_model").exists() else folder.path("topic_model")
+    # A sweep job infers with its own model when it has one, else with the run's.
+    fitted = folder.for_output() if folder.output("topic_model").exists() else folder
     if t.get("infer"):
-        return _infer_words(t, model_dir)
+        return _infer_words(t, fitted)
     if t.get("infer_input"):
-        return _infer_file(t, model_dir)
+        return _infer_file(t, fitted)
     papers = inputs(cfg, folder)
     if papers.papers is not None and not papers.papers.exists():
         raise StageError(f"{papers.papers}: no prepared papers; run `python -m pipeline stage=prepare` first "
                          "(or set topics.input)")
     try:
-        report = run_topics(papers, out_dir, settings(t), naming(t), evaluation(t), names=_names(t),
+        report = run_topics(papers, folder.for_output(), settings(t), naming(t), evaluation(t), names=_names(t),
                             top_words=int(t.top_words))
     except (FileNotFoundError, ValueError) as exc:  # inputs and settings: the messages say what to do
         raise StageError(str(exc)) from exc
     test = report["figures"]["test"]
     log.info("topics: %d topics; test records whose top topic stands for their field: %s (balanced %s); written to %s",
-             report["num_topics"], test.get("accuracy"), test.get("balanced_accuracy"), out_dir)
+             report["num_topics"], test.get("accuracy"), test.get("balanced_accuracy"), folder.output("topics"))
     return {**report, "reused": bool(report.get("model_reused"))}
 
 
-def _model(t: DictConfig, model_dir: Path):
+def _model(t: DictConfig, fitted: RunFolder):
     from pipeline.topics.workflow import load_model
 
     try:
-        return load_model(model_dir, _names(t))
+        return load_model(fitted, _names(t))
     except FileNotFoundError as exc:
         raise StageError(str(exc)) from exc
 
 
-def _infer_words(t: DictConfig, model_dir: Path) -> dict:
+def _infer_words(t: DictConfig, fitted: RunFolder) -> dict:
     from pipeline.topics.model import UnknownWordsError
     from pipeline.topics.workflow import format_inference
 
     try:
-        print(format_inference(_model(t, model_dir), str(t.infer), int(t.infer_top)))
+        print(format_inference(_model(t, fitted), str(t.infer), int(t.infer_top)))
     except UnknownWordsError as exc:
         raise StageError(str(exc)) from exc
     return {}
 
 
-def _infer_file(t: DictConfig, model_dir: Path) -> dict:
+def _infer_file(t: DictConfig, fitted: RunFolder) -> dict:
     from pipeline.topics.batch import infer_file
 
     src = Path(t.infer_input)
     dst = Path(t.infer_output) if t.get("infer_output") else src.with_name(src.name + ".topics.jsonl")
-    model = _model(t, model_dir)
+    model = _model(t, fitted)
     try:
-        archives = [x.get("archive") for x in json.loads((model_dir.parent / "names.json").read_text())["topics"]]
+        archives = [x.get("archive") for x in json.loads(fitted.path("topic_names").read_text())["topics"]]
     except (OSError, ValueError, KeyError):
         archives = [None] * model.num_topics
     try:

@@ -38,6 +38,7 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     import torch
     from hydra.utils import instantiate
 
+    from pipeline.train.evaluate import INTERVALS
     from pipeline.train.job import TrainJob, train
 
     t = cfg.train
@@ -47,15 +48,25 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     dm = instantiate(cfg.datamodule)
     net_cfg = instantiate(cfg.model.net)(vocab_size=len(dm.vocab), num_topics=dm.num_topics, pad_id=dm.vocab.pad_id)
     job = TrainJob(run=folder, net_cfg=net_cfg, settings=training_settings(cfg),
-                   evaluation={"evaluate_test": bool(t.evaluate_test), "bootstrap": int(t.bootstrap)},
+                   evaluation={"evaluate_test": bool(t.evaluate_test), "bootstrap": int(t.bootstrap),
+                               "intervals": INTERVALS},
                    build=lambda net, out, max_steps: build_trainer(cfg, net, dm, out, max_steps),
                    seed=int(cfg.seed), max_steps=int(cfg.trainer.max_steps),
                    eval_batch_size=int(cfg.datamodule.eval_batch_size), resume=bool(t.resume),
                    evaluate_only=bool(t.evaluate_only), ablation=bool(t.ablation),
                    init_from=Path(t.init_from) if t.init_from else None, fast_dev_run=bool(cfg.trainer.fast_dev_run),
                    # evaluation runs in the precision training ran in (bf16 autocast for `bf16-mixed`)
-                   autocast_dtype=torch.bfloat16 if str(cfg.trainer.precision).startswith("bf16") else None)
+                   autocast_dtype=torch.bfloat16 if str(cfg.trainer.precision).startswith("bf16") else None,
+                   eval_device=_device(str(t.eval_device)))
     return train(job, dm)
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
 
 
 def build_trainer(cfg: DictConfig, net, dm, out: TrainFolder, max_steps: int | None = None):

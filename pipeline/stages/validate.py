@@ -32,7 +32,7 @@ def run(cfg: Any, folder: RunFolder) -> None:
                     "give validate.input=FILE.jsonl to check a file of your own", src)
         return
     dst = Path(vc.output) if vc.output is not None else (
-        folder.output("validated") if src == folder.equations else folder.validate_dir / f"{src.stem}.validated.jsonl")
+        folder.output("validated") if src == folder.equations else folder.validated_of(src))
     workers = int(vc.workers) if vc.workers else (os.cpu_count() or 1)
     preamble = Preamble.from_settings(tex.preamble_file, tex.documentclass, tex.packages)
     summary = validate_file(src, dst, preamble, mode=vc.mode, workers=workers, timeout_s=float(vc.timeout_s),

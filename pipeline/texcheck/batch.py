@@ -1,5 +1,9 @@
 """One TeX process judging many equations: the core of the fast mode.
 
+No library does this: TeX wrappers (latexmk, pylatex) compile one document at a time, about
+0.1 s each here, and their verdict is per document; judging thousands of equations a second needs
+one process per batch with the reference verdict kept for each equation.
+
 The driver (drv.tex) starts from the dumped format, runs `\\begin{document}`, then for each equation
 writes a start marker to the log, reads the equation's own file `e<i>.tex` (its display, padded with
 comment lines so that `l.N` equals the reference document's) inside a group, ends the paragraph,

@@ -1,6 +1,7 @@
 """The topics stage's work without Hydra: fit or reuse the model, name its topics, θ for every paper, figures.
 
-Writes into out_dir (outputs/<run>/topics/ or a sweep job's .../topics/); files in docs/formats.md.
+Writes the run folder's topics files (outputs/<run>/topics/ or a sweep job's .../topics/); files in
+docs/formats.md, their names in pipeline/runfolder.py.
 """
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from pipeline.atomic import atomic_open, write_json, write_text
 from pipeline.fingerprint import code_fingerprint, file_sha256
+from pipeline.runfolder import RunFolder
 from pipeline.topics import archives
 from pipeline.topics import quality as Q
 from pipeline.topics.fit import FitSettings, Inputs, WorkFiles, build_corpus, build_normaliser, prepare_documents
@@ -26,8 +27,7 @@ from pipeline.topics.names import NamingRule, unique
 from pipeline.topics.restarts import fit_with_restarts, label_topics
 
 log = logging.getLogger(__name__)
-FINGERPRINT_FILE = "fingerprint.json"
-NAMES_FILE = "names.json"
+FINGERPRINT_FILE = "fingerprint.json"  # inside the model's folder, beside gensim's files
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,10 @@ def fingerprint(inputs: Inputs, s: FitSettings, rule: NamingRule) -> dict:
     return {"settings": settings, "inputs": files, "key": hashlib.sha256(key.encode()).hexdigest()}
 
 
-def fit_or_load(inputs: Inputs, out_dir: Path, s: FitSettings, rule: NamingRule,
+def fit_or_load(inputs: Inputs, folder: RunFolder, s: FitSettings, rule: NamingRule,
                 ev: EvalSettings) -> tuple[TopicModel, bool, dict]:
     """The saved model when its fingerprint matches this config and these inputs, else a fresh fit."""
-    model_dir, work = out_dir / "model", WorkFiles(out_dir / "work")
+    model_dir, work = folder.output("topic_model"), WorkFiles(folder.output("topics_work"))
     fp = fingerprint(inputs, s, rule)
     fp_file = model_dir / FINGERPRINT_FILE
     if fp_file.exists():
@@ -76,10 +76,10 @@ def fit_or_load(inputs: Inputs, out_dir: Path, s: FitSettings, rule: NamingRule,
     return model, False, docs
 
 
-def load_names(topics_dir: Path) -> list[str] | None:
+def load_names(folder: RunFolder) -> list[str] | None:
     """The names the topics stage gave the topics (names.json), None if it wrote none."""
     try:
-        return json.loads((Path(topics_dir) / NAMES_FILE).read_text())["names"]
+        return json.loads(folder.path("topic_names").read_text())["names"]
     except (OSError, ValueError, KeyError):
         return None
 
@@ -96,20 +96,21 @@ def _papers_figures(rows: list[tuple[str, str, str | None, int]], groups: list[s
     return out
 
 
-def run_topics(inputs: Inputs, out_dir: Path, s: FitSettings, rule: NamingRule, ev: EvalSettings,
+def run_topics(inputs: Inputs, folder: RunFolder, s: FitSettings, rule: NamingRule, ev: EvalSettings,
                names: Mapping[int, str] | None = None, top_words: int = 8) -> dict:
+    """Fit (or reuse) the model, name its topics, infer θ of every equation paper and measure; the files
+    go where `folder` writes (`folder.output`)."""
     from pipeline.topics.evaluation import accuracy_file, owned
 
     t0 = time.time()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model, reused, docs = fit_or_load(inputs, out_dir, s, rule, ev)
+    folder.output("topics").mkdir(parents=True, exist_ok=True)
+    model, reused, docs = fit_or_load(inputs, folder, s, rule, ev)
     user = {int(k): str(v) for k, v in (names or {}).items()}
     bad = [k for k in user if not 0 <= k < model.num_topics]
     if bad:
         raise ValueError(f"topics.names: topics {bad} do not exist (the model has {model.num_topics})")
     t_fit = time.time() - t0
-    work = WorkFiles(out_dir / "work")
+    work = WorkFiles(folder.output("topics_work"))
 
     infos, titles = label_topics(model, work, rule, ev.titles)
     final = unique([user.get(t.topic, t.name) for t in infos])
@@ -117,7 +118,7 @@ def run_topics(inputs: Inputs, out_dir: Path, s: FitSettings, rule: NamingRule, 
     groups = [t.group for t in infos]
     topics = [{**t.as_dict(), "name": final[t.topic], "automatic_name": t.name, "titles": titles[t.topic],
                "top_words": model.top_words(t.topic, 10)} for t in infos]
-    write_json(out_dir / NAMES_FILE, {
+    write_json(folder.output("topic_names"), {
         "names": final, "topics": topics, "user": {str(k): v for k, v in user.items()},
         "rule": f"names.py: the archive group holding over {rule.min_share:.0%} of the >= {rule.min_records} labelled "
                 "training records a topic is the top topic of (confidence = that share), named after their "
@@ -136,9 +137,9 @@ def run_topics(inputs: Inputs, out_dir: Path, s: FitSettings, rule: NamingRule, 
             lengths.append(len(p.get("prose") or []))
             rows.append((p["id"], p["split"], p.get("categories"), int(np.argmax(th))))
     theta = np.stack(thetas) if thetas else np.zeros((0, model.num_topics), np.float32)
-    with atomic_open(out_dir / "theta.npy", "wb") as fh:
+    with atomic_open(folder.output("theta"), "wb") as fh:
         np.save(fh, theta)
-    write_json(out_dir / "theta_ids.json", {"ids": ids, "splits": splits, "num_topics": model.num_topics})
+    write_json(folder.output("theta_ids"), {"ids": ids, "splits": splits, "num_topics": model.num_topics})
     train = np.array([x == "train" for x in splits], bool)
     w = np.array(lengths, float)[train] if len(lengths) else np.zeros(0)
     sizes = (theta[train] * w[:, None]).sum(0) / max(w.sum(), 1) if train.any() else np.zeros(model.num_topics)
@@ -167,12 +168,12 @@ def run_topics(inputs: Inputs, out_dir: Path, s: FitSettings, rule: NamingRule, 
         "labels": model.labels(), "top_words": [model.top_words(k, 10) for k in range(model.num_topics)],
         "seconds_fit_or_load": round(t_fit, 1)}
     report["seconds"] = round(time.time() - t0, 1)
-    write_json(out_dir / "report.json", report)
+    write_json(folder.output("topics_report"), report)
     md = Q.topics_markdown(model, topics, sizes, coh["per_topic"], top_words) + "\n" + figures_markdown(figures)
-    write_text(out_dir / "topics.md", md)
+    write_text(folder.output("topics_md"), md)
     print(md)
     if not reused:
-        shutil.rmtree(out_dir / "model" / "restarts", ignore_errors=True)
+        shutil.rmtree(folder.output("topic_restarts"), ignore_errors=True)
     return report
 
 
@@ -221,7 +222,7 @@ def format_inference(model: TopicModel, words: str, top: int = 3) -> str:
     return "\n".join(lines)
 
 
-def load_model(model_dir: Path, names: Mapping[int, str] | None = None) -> TopicModel:
-    """The fitted model with the names the stage gave its topics (the user's win)."""
-    given = load_names(Path(model_dir).parent) or []
-    return TopicModel.load(model_dir, {**dict(enumerate(given)), **(names or {})})
+def load_model(folder: RunFolder, names: Mapping[int, str] | None = None) -> TopicModel:
+    """The fitted model of a run folder with the names the stage gave its topics (the user's win)."""
+    given = load_names(folder) or []
+    return TopicModel.load(folder.path("topic_model"), {**dict(enumerate(given)), **(names or {})})

@@ -55,7 +55,7 @@ class EquationSplit(Dataset):
         self.split = split
         self.ids, self.offsets = read_split(tokens, split)
         papers = read_paper_index(tokens, split)
-        paper_ids = json.loads((tokens / "paper_ids.json").read_text())
+        paper_ids = json.loads(run.path("paper_ids").read_text())
         missing = [paper_ids[p] for p in np.unique(papers) if paper_ids[p] not in theta_row]
         if missing:
             raise MissingInputError(f"{len(missing)} papers of {split} have no θ (e.g. {missing[0]}): the topics "

@@ -47,6 +47,7 @@ class TrainJob:
     init_from: Path | None = None
     fast_dev_run: bool = False
     autocast_dtype: torch.dtype | None = None  # evaluation runs in the precision training ran in
+    eval_device: str = "cpu"     # where the held-out scores are computed
 
 
 def settings_diff(a: Any, b: Any, path: str = "") -> list[str]:
@@ -167,7 +168,8 @@ def best_checkpoint(trainer: pl.Trainer, last: Path) -> Path:
 def evaluate_and_write(job: TrainJob, dm: Any, net: TopicLSTM, out: TrainFolder, record: dict,
                        extra: dict | None = None) -> dict:
     metrics = evaluate_splits(net, dm, splits=_splits(job), bootstrap=int(job.evaluation["bootstrap"]),
-                              seed=job.seed, batch_size=job.eval_batch_size, autocast_dtype=job.autocast_dtype)
+                              seed=job.seed, batch_size=job.eval_batch_size, device=job.eval_device,
+                              autocast_dtype=job.autocast_dtype)
     keep = {k: v for k, v in (extra or {}).items() if k not in ("val", "test", "settings", "data", "reused")}
     metrics = {**keep, **metrics, "settings": job.settings, "data": dict(record), "evaluation": job.evaluation}
     write_text(out.metrics, json.dumps(metrics, indent=1))
@@ -224,14 +226,15 @@ def ablation(job: TrainJob, dm: Any, record: dict) -> dict:
     save_model(sub.model, net, record | {"vocab": dm.vocab.itos, "global_step": int(trainer.global_step)})
     bootstrap = int(job.evaluation["bootstrap"])
     none = evaluate_splits(net, dm, splits=_splits(job), bootstrap=bootstrap, seed=job.seed,
-                           batch_size=job.eval_batch_size, variants=("true",), autocast_dtype=job.autocast_dtype)
+                           batch_size=job.eval_batch_size, variants=("true",), device=job.eval_device,
+                           autocast_dtype=job.autocast_dtype)
     main["none"] = {"steps": int(trainer.global_step), **{s: v["true"] for s, v in none.items()}}
     # paired over papers, like true vs shuffled θ: the two networks' losses on the same equations
     topical, _ = load_model(out.model)
     for split in none:
         if isinstance(main.get(split), dict) and "true" in main[split]:
             main[split]["true_vs_none"] = network_gain(topical, net, dm, split, bootstrap=bootstrap, seed=job.seed,
-                                                       batch_size=job.eval_batch_size,
+                                                       batch_size=job.eval_batch_size, device=job.eval_device,
                                                        autocast_dtype=job.autocast_dtype)
     write_text(out.metrics, json.dumps(main, indent=1))
     log.info("ablation (no θ, %d steps): %s", trainer.global_step,

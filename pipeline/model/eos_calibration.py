@@ -8,7 +8,7 @@ look likelier than real ones do. Adding a constant to <eos>'s logit (a length pe
 machine translation's decoders) corrects that without touching anything else. `calibrate_eos_bias`
 finds the constant by a few rounds of sampling, conditioned on the θ of the papers of random
 training equations, until the samples' mean length matches the training equations' mean; the
-log-probability recorded with each sample stays the raw model's. docs/sample.md has the figures.
+log-probability recorded with each sample stays the raw model's. Figures: docs/measurements.md.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from pipeline.dataset.equations import read_equations
-from pipeline.model.decode import DecodeSettings
+from pipeline.model.decoder import DecodeSettings
 
 # d log(mean length) / d bias, measured on the default model (-0.52); only the first step uses it
 _SLOPE_GUESS = -0.5

@@ -9,6 +9,10 @@ once, so a caller can write it out as it is produced.
 Per sequence: the token ids (environment token first), the log-probability of those tokens under
 the raw model (temperature 1, no mask, no truncation), and whether the length limit ended it (it
 reached `max_len`, or the syntax rules had to close what was open because the limit was near).
+
+Why our own loop and not a library's `generate` (Hugging Face's, say): this model is an LSTM fed θ at
+every step, the syntax rules mask each step by a state machine run beside the batch, finished rows are
+refilled, and draws must not depend on the batch; no generation library offers those together.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ class DecodeSettings:
     max_len: int         # tokens after <bos>, <eos> included
     syntax: bool         # syntax-aware (Grammar) or plain sampling
     seed: int
+    end_wish_logprob: float  # where <eos> is not allowed yet, a raw log p(<eos>) above this goes to closing tokens
     eos_bias: float = 0.0  # added to <eos>'s logit before anything else (negative: longer equations)
 
 
@@ -78,12 +83,13 @@ def _filter(logits: torch.Tensor, s: DecodeSettings) -> torch.Tensor:
 
 
 def _end_means_close(logits: torch.Tensor, raw: torch.Tensor, allow: torch.Tensor, gst: dict, grammar: Grammar,
-                     eos_id: int, closing: torch.Tensor | None) -> torch.Tensor:
+                     eos_id: int, closing: torch.Tensor | None, floor: float) -> torch.Tensor:
     """Where the rules forbid <eos> (something is still open), the model's wish to end goes to the
     tokens that close what is open: <eos>'s probability is added to theirs, in proportion to their
     own. Masking alone would spread it over every legal token, and a model that wanted to stop
-    would write on until the length limit closes for it."""
-    want = ~allow[:, eos_id].to(logits.device) & (raw[:, eos_id] > -9.0)  # p(<eos>) above ~1e-4
+    would write on until the length limit closes for it. Below `floor` (a log-probability) the wish
+    is too faint to be worth the closing tokens' computation."""
+    want = ~allow[:, eos_id].to(logits.device) & (raw[:, eos_id] > floor)
     if not want.any():
         return logits
     rows = torch.nonzero(want).flatten()
@@ -182,7 +188,7 @@ def sample(net: TopicLSTM, thetas: torch.Tensor, s: DecodeSettings, grammar: Gra
                 closing = grammar.closing(gst, allow)
                 allow = torch.where(near.unsqueeze(1), closing, allow)
                 limited |= near.cpu()
-            masked = _end_means_close(masked, wish, allow, gst, grammar, eos_id, closing)
+            masked = _end_means_close(masked, wish, allow, gst, grammar, eos_id, closing, s.end_wish_logprob)
             masked = masked.masked_fill(~allow.to(masked.device), float("-inf"))
         if s.temperature <= 0:
             tok = masked.argmax(-1)
