@@ -66,8 +66,13 @@ FILES: dict[str, tuple[str, str]] = {
     "context": ("samples/context.jsonl", "sample"),
     "sample_summary": ("samples/summary.json", "sample"),
     "syntax_rules": ("samples/syntax_rules.json", "sample"),
+    # judge
+    "judge": ("judge", "judge"),
+    "judge_summary": ("judge/summary.json", "judge"),
+    "judge_pairs": ("judge/pairs.jsonl", "judge"),
     # report
     "report": ("report", "report"),
+    "quiz": ("report/quiz.html", "report"),
     "report_html": ("report/report.html", "report"),
     "report_md": ("report/report.md", "report"),
     "gallery": ("report/gallery.pdf", "report"),

@@ -20,7 +20,7 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 
 # Fixtures that build from ../shared/corpus: a test using one (directly or through another fixture)
 # is a `corpus` test.
-CORPUS_FIXTURES = frozenset({"tiny_run", "tiny_trained", "prepared_corpus", "validated_corpus"})
+CORPUS_FIXTURES = frozenset({"tiny_run", "tiny_trained", "tiny_judged", "prepared_corpus", "validated_corpus"})
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -108,6 +108,21 @@ def tiny_trained(tiny_run) -> tuple[Path, list[str]]:
     copy_run(outputs, "trained", ("prepared", "validate", "topics"))
     r = run_pipeline("stage=train", "run=trained", *common)
     assert r.returncode == 0, r.stderr[-2000:]
+    return outputs, common
+
+
+TINY_SAMPLE = ["sample.n=6", "sample.grid.n=12", "sample.grid.temperatures=[0.7,1.0]", "sample.context_n=2",
+               "sample.context_examples=[group element,probability random variable]"]
+
+
+@pytest.fixture(scope="session")
+def tiny_judged(tiny_trained) -> tuple[Path, list[str]]:
+    """The trained tiny run sampled and judged too (run=judged)."""
+    outputs, common = tiny_trained
+    copy_run(outputs, "judged", ("prepared", "validate", "topics", "train"), source="trained")
+    for stage in ("sample", "judge"):
+        r = run_pipeline(f"stage={stage}", "run=judged", *common, *TINY_SAMPLE)
+        assert r.returncode == 0, r.stderr[-2000:]
     return outputs, common
 
 

@@ -11,16 +11,11 @@ import pytest
 from pipeline.report.document import scope_svg_ids
 from tests.conftest import copy_run, run_pipeline
 
-SAMPLE = ["sample.n=6", "sample.grid.n=12", "sample.grid.temperatures=[0.7,1.0]", "sample.context_n=2",
-          "sample.context_examples=[group element,probability random variable]"]
-
 
 @pytest.fixture(scope="module")
-def reported(tiny_trained):
-    outputs, common = tiny_trained
-    copy_run(outputs, "reported", ("prepared", "validate", "topics", "train"), source="trained")
-    r = run_pipeline("stage=sample", "run=reported", *common, *SAMPLE)
-    assert r.returncode == 0, r.stderr[-2000:]
+def reported(tiny_judged):
+    outputs, common = tiny_judged
+    copy_run(outputs, "reported", ("prepared", "validate", "topics", "train", "samples", "judge"), source="judged")
     r = run_pipeline("stage=report", "run=reported", *common)
     assert r.returncode == 0, r.stderr[-3000:]
     return outputs / "reported", common
@@ -44,13 +39,18 @@ def test_report_builds_from_a_tiny_run(reported):
         assert f"{100 * summary['grid']['T=1,syntax']['compile_rate']:.1f}%" in text
         assert f"{metrics['test']['true']['perplexity']:.3f}" in text
     for section in ("Data", "Topics in scientific texts", "Model", "Samples", "Generated equations by topic",
-                    "Topic fidelity", "How this run was made"):
+                    "Topic fidelity", "Which is fake?", "How this run was made"):
         assert f"## {section}" in md
     assert (out / "gallery.pdf").read_bytes()[:5] == b"%PDF-"
     tex = (out / "gallery.tex").read_text(encoding="utf-8")
     assert "\\begin{minipage}" in tex and tex.count("\\subsection*") >= 1
     fid = json.loads((out / "report.json").read_text())["figures"]["fidelity"]
     assert fid["real_test"]["n"] > 0 and 0 <= fid["real_test"]["balanced_accuracy"] <= 1
+    # the quiz: self-contained, its rounds as many as the report says
+    quiz = (out / "quiz.html").read_text(encoding="utf-8")
+    assert not re.search(r"""src=["'](https?:|//|file:)""", quiz) and "Score: 0 of 0" in quiz
+    assert quiz.count('<div class="round"') == json.loads((out / "report.json").read_text())["quiz_rounds"]
+    assert "quiz.html" in html and "Which is fake?" in md
 
 
 @pytest.mark.slow  # the stage through the CLI

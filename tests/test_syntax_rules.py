@@ -257,3 +257,19 @@ def test_sampled_equations_parse_and_compile(tmp_path):
     verdicts = check(eqs, Preamble(), cache_dir=tmp_path)
     failed = [(e.latex, v.error) for e, v in zip(eqs, verdicts) if not v.compiles]
     assert not failed, "\n".join(f"{a}  --  {b}" for a, b in failed[:6])
+
+
+def test_a_whole_sequence_is_checked_and_the_first_break_named(g):
+    """What the classify stage refuses: where a given equation first breaks the rules, and why."""
+    def ids(env: str, latex: str) -> list[int]:
+        return [g.vocab.stoi[env_token(env)]] + [g.vocab.stoi.get(t, g.vocab.unk_id) for t in tokenize(latex)]
+
+    assert g.first_violation(ids("equation", r"x^{2}+\frac{a}{b}")) is None
+    pos, why = g.first_violation(ids("equation", "x^{2}^{3}"))  # a double superscript, at the second ^
+    assert pos == 6 and "not allowed" in why
+    pos, why = g.first_violation(ids("equation", r"\frac{a}{"))
+    assert pos == 6 and "still open" in why
+    assert g.first_violation(ids("equation", "a&b"))[0] == 2  # `&` has no place in equation
+    assert g.first_violation(ids("align", "a&b")) is None
+    assert g.first_violation([g.vocab.stoi["x"]])[1].startswith("the first token must be")
+    assert g.first_violation(ids("equation", r"x+\unknownthing y")) is None  # <unk> is passed over

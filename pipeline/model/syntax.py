@@ -694,6 +694,23 @@ class Grammar:
             codes[:, f] = base
         self.codes = codes.view(self.K * 256, -1)
 
+    def first_violation(self, ids: list[int]) -> tuple[int, str] | None:
+        """Where a whole sequence (environment token first, no <bos> or <eos>) first breaks the rules,
+        and how: (position, reason), or None when it keeps them and may end. Position len(ids): it
+        cannot end there (something is still open). <unk> tokens are passed over."""
+        st = self.start(1)
+        for i, t in enumerate(ids):
+            if t == self.vocab.unk_id:
+                continue
+            if not bool(self.allowed(st)[0, t]):
+                return i, ("the first token must be a display environment" if i == 0 else
+                           "this token is not allowed here (a double script, a missing or extra argument, "
+                           "an `&` or `\\\\` the environment does not take, a closer with nothing open...)")
+            st = self.advance(st, torch.tensor([t], device=self._device))
+        if not bool(self.allowed(st)[0, self.eos_id]):
+            return len(ids), "it cannot end here: a brace, environment, \\left or argument is still open"
+        return None
+
     # --- state -------------------------------------------------------------------------------
     def start(self, batch: int) -> dict[str, torch.Tensor]:
         """State before the environment token: nothing on the stack yet."""

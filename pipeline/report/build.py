@@ -67,6 +67,7 @@ def build_report(files: RunFiles, s: ReportSettings) -> Built:
     _samples(doc, files, samples, grid, s)
     _equation_tables(doc, files, samples, names, s, b)
     b.figures["fidelity"] = _fidelity(doc, files, samples, names, s)
+    b.figures["judge"] = _judge(doc, files)
     _how(doc, files, s)
     _gallery(samples, names, s, b)
     return b
@@ -93,6 +94,13 @@ def _summary(doc: Document, files: RunFiles) -> None:
         red = test.get("true_vs_shuffled", {}).get("perplexity_reduction")
         lines.append(f"Test perplexity {test['true']['perplexity']:.3f} with the paper's θ"
                      + (f", {pct(red)} lower than with shuffled θ" if red is not None else "") + ".")
+    if files.exists("judge_summary"):
+        j = files.json("judge_summary")
+        main = (j.get("settings") or {}).get(j.get("main"), {})
+        if "accuracy" in main:
+            lines.append(f"Which is fake? A classifier tells generated equations ({j['main']}) from real ones "
+                         f"{pct(main['accuracy'])} of the time (50%: it cannot; real against real "
+                         f"{pct((j.get('real_vs_real') or {}).get('accuracy'))}); try it: [quiz.html](quiz.html).")
     if m.get("stopped_early") == "max_time":
         lines.append(f"**Training was cut short by the time cap at step {m.get('steps')} of {m.get('max_steps')}** "
                      "(a slow or busy machine): its figures are those of a shorter run (see Model).")
@@ -147,19 +155,26 @@ def _topics(doc: Document, files: RunFiles, names: list[str]) -> None:
     f = rep.get("figures", {})
     doc.heading("Topics in scientific texts")
     sizes = rep.get("topic_sizes") or []
+    # the judge stage's distinguishing tokens of each topic (its mathematics beside its words)
+    symbols = (files.json("judge_summary").get("symbols") or []) if files.exists("judge_summary") else []
     rows = []
     for k, name in enumerate(names):
         t = infos[k] if k < len(infos) else {}
         arch = f"{t['archive']} ({pct(t.get('confidence'), 0)} of {t.get('records', 0)})" if t.get("archive") else "none"
-        rows.append([k, f"**{name}**", arch, ", ".join((t.get("top_words") or [])[:8]),
+        marks = " ".join(f"`{x['token']}`" for x in symbols[k]) if k < len(symbols) else "–"
+        rows.append([k, f"**{name}**", arch, ", ".join((t.get("top_words") or [])[:8]), marks,
                      "; ".join(x[:90] for x in (t.get("titles") or [])[:3]), pct(sizes[k]) if k < len(sizes) else None])
     docs = rep.get("documents", {})
     doc.para(f"{rep['num_topics']} topics: labelled LDA (gensim) on {docs.get('train_documents', 0):,} training records of "
              f"prose ({', '.join(rep.get('inputs', []))}). Each topic stands for the arXiv archive of the labelled "
              "training records it is the top topic of (the share of them from that archive's group in brackets); a "
              "paper's θ is inferred from its own prose.")
-    doc.table(["#", "topic", "archive (share of records)", "top words", "papers it stands for (titles)",
-               "share of the equation papers' prose"], rows, align="rlllll")
+    doc.table(["#", "topic", "archive (share of records)", "top words", "symbols that mark its equations",
+               "papers it stands for (titles)", "share of the equation papers' prose"], rows, align="rllllll")
+    if symbols:
+        doc.para("Symbols: the LaTeX tokens that most distinguish the topic's training papers' equations from the "
+                 "rest, papers weighted by θ (log-odds ratio with an informative Dirichlet prior, by z-score; "
+                 "grouping, layout and spacing tokens left out; the judge stage).")
     rows = []
     for split in ("validation", "test"):
         v = f.get(split) or {}
@@ -424,6 +439,50 @@ def _fidelity(doc: Document, files: RunFiles, samples: list[dict], names: list[s
                   [[class_names[int(k)], v["n"], pct(v["recall"])] for k, v in per.items()])
     f["classes"] = class_names
     return f
+
+
+def _judge(doc: Document, files: RunFiles) -> dict:
+    """Which is fake? (the judge stage's judge/summary.json), with a link to the quiz."""
+    doc.heading("Which is fake?")
+    if not files.exists("judge_summary"):
+        doc.para(f"No figures: run `python -m pipeline stage=judge run={files.root.name}` (part of `stage=all`).")
+        return {}
+    j = files.json("judge_summary")
+    if j.get("error"):
+        doc.para(f"The judge measured nothing: {j['error']}.")
+        return {}
+
+    def acc(r: dict) -> str:
+        if "accuracy" not in r:
+            return "– (" + str(r.get("error", "")) + ")"
+        ci = r.get("ci95")
+        return pct(r["accuracy"]) + (f" [{pct(ci[0])}, {pct(ci[1])}]" if ci else "")
+
+    doc.para(f"A classifier two-sample test: {j.get('n_real', 0):,} real equations drawn from the test papers against "
+             "one generated equation each, conditioned on the θ of the real one's paper. Classifier: "
+             f"{j.get('classifier', '')}; neither side is length-matched, both are normalised alike (tokenize, "
+             "detokenize). **50% means the classifier cannot tell generated equations from real ones**; intervals: "
+             f"{j.get('interval', '')}. The quiz: [quiz.html](quiz.html) (pairs of one real and one generated "
+             "equation; click the generated one).")
+    rows = []
+    rr = j.get("real_vs_real", {})
+    rows.append(["real against real (each test paper's equations in two halves): should be near 50%", acc(rr),
+                 rr.get("n_real"), rr.get("n_generated"), rr.get("papers")])
+    for name, r in (j.get("easy_fake") or {}).items():
+        rows.append([f"easy fake: {name} (should be caught, ≥ 90%)", acc(r), r.get("n_real"), r.get("n_generated"),
+                     r.get("papers")])
+    for name, r in (j.get("settings") or {}).items():
+        main = " (**main**)" if name == j.get("main") else ""
+        rows.append([f"real against generated: {name}{main}", acc(r), r.get("n_real"), r.get("n_generated"),
+                     r.get("papers")])
+    doc.table(["comparison", "accuracy [95% CI]", "real", "generated", "papers"], rows, align="lrrrr")
+    main = (j.get("settings") or {}).get(j.get("main"), {})
+    if main.get("by_topic"):
+        doc.para(f"By topic of the paper (the main setting, {j.get('main')}; the same out-of-fold predictions):")
+        doc.table(["topic", "accuracy [95% CI]", "equations", "papers"],
+                  [[k, acc(v), v["n"], v["papers"]] for k, v in sorted(main["by_topic"].items(), key=lambda kv: -kv[1]["n"])],
+                  align="lrrr")
+    return {"real_vs_real": rr.get("accuracy"), "main": main.get("accuracy")}
 
 
 def _how(doc: Document, files: RunFiles, s: ReportSettings) -> None:

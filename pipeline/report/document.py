@@ -57,7 +57,7 @@ class Document:
         self.blocks.append(Block("heading", {"text": text, "level": level}))
 
     def para(self, text: str) -> None:
-        """Text with **bold** and `code` marks (rendered in both formats)."""
+        """Text with **bold**, `code` and [link](target) marks (rendered in both formats)."""
         self.blocks.append(Block("para", {"text": text}))
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[object]], align: str | None = None) -> None:
@@ -89,7 +89,7 @@ class Document:
                 d["rows"] = [[_md_cell(c) for c in r] for r in d["rows"]]
                 d["separators"] = ["---"] * len(d["headers"])
             blocks.append(d)
-        return _templates().get_template("report.md.j2").render(title=self.title, blocks=blocks).rstrip() + "\n"
+        return templates().get_template("report.md.j2").render(title=self.title, blocks=blocks).rstrip() + "\n"
 
     def html(self) -> str:
         """The page; SVG ids are scoped in block order (s1-, s2-, ...), so each figure keeps its glyphs."""
@@ -109,7 +109,7 @@ class Document:
                 d["rows"] = [[{"parts": _html_items(c, svg)} for c in r] for r in d["rows"]]
             blocks.append(d)
         toc = [b.data["text"] for b in self.blocks if b.kind == "heading" and b.data["level"] == 2]
-        return _templates().get_template("report.html.j2").render(title=self.title, blocks=blocks, toc=toc)
+        return templates().get_template("report.html.j2").render(title=self.title, blocks=blocks, toc=toc)
 
 
 def _html_items(c: object, svg) -> list[dict]:
@@ -121,7 +121,7 @@ def _html_items(c: object, svg) -> list[dict]:
 
 
 @lru_cache(maxsize=1)
-def _templates() -> jinja2.Environment:
+def templates() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("pipeline.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html.j2"]), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
@@ -154,6 +154,8 @@ def _anchor(text: str) -> str:
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _CODE = re.compile(r"`([^`]+)`")
+# [text](target): a link to a file beside the report or a web page; nothing else becomes a link
+_LINK = re.compile(r"\[([^\]]+)\]\(((?:https?://)?[\w./#-]+)\)")
 
 
 def _inline_html(text: str) -> str:
@@ -163,5 +165,5 @@ def _inline_html(text: str) -> str:
         if i % 2:
             out.append(f"<code>{html.escape(p)}</code>")
         else:
-            out.append(_BOLD.sub(r"<strong>\1</strong>", html.escape(p)))
+            out.append(_LINK.sub(r'<a href="\2">\1</a>', _BOLD.sub(r"<strong>\1</strong>", html.escape(p))))
     return "".join(out)

@@ -18,7 +18,7 @@ from pipeline.runfolder import RunFolder, as_folder, stage_of
 # files (pipeline/runfolder.py names each, with the stage that writes it)
 REQUIRED: tuple[str, ...] = ("prepare_stats", "papers", "equations", "tokens_meta", "topics_report", "theta",
                              "theta_ids", "topic_names", "metrics", "curves", "sample_summary", "samples", "grid")
-OPTIONAL: tuple[str, ...] = ("validate_summary", "context", "ablation_curves", "stages")
+OPTIONAL: tuple[str, ...] = ("validate_summary", "context", "ablation_curves", "judge_summary", "judge_pairs", "stages")
 
 
 class MissingOutput(StageError, FileNotFoundError):

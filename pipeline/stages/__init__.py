@@ -14,13 +14,18 @@ STAGES: dict[str, str] = {
     "topics": "pipeline.stages.topics",
     "train": "pipeline.stages.train",
     "sample": "pipeline.stages.sample",
+    "judge": "pipeline.stages.judge",
     "report": "pipeline.stages.report",
+}
+# Stages run on their own only (not by `stage=all`): they answer a question about the run's model.
+ON_DEMAND: dict[str, str] = {
+    "classify": "pipeline.stages.classify",
 }
 
 
 def stage_names() -> list[str]:
-    return [*STAGES, "all"]
+    return [*STAGES, *ON_DEMAND, "all"]
 
 
 def load(name: str) -> Callable:
-    return importlib.import_module(STAGES[name]).run
+    return importlib.import_module({**STAGES, **ON_DEMAND}[name]).run

@@ -103,6 +103,7 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
         svgs = render_svgs([(c["latex"], c["env"], c.get("env_arg")) for c in cells], preamble, float(r.render_timeout_s))
         for c, svg in zip(cells, svgs):
             c["_width_pt"] = svg_width_pt(svg)
+    quiz = _quiz(cfg, folder, files, preamble) if not missing else 0
     write_text(md, built.document.markdown())
     write_text(html, built.document.html())
     gallery_error = None
@@ -114,6 +115,7 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
             log.warning("report: %s", gallery_error)
     result = {"key": key, "figures": built.figures, "gallery_error": gallery_error,
               "typeset": sum(e.svg is not None for e in built.to_render), "to_typeset": len(built.to_render),
+              "quiz_rounds": quiz,
               "seconds": round(time.perf_counter() - t0, 1)}
     write_text(record, json.dumps(result, indent=1))
     fid = built.figures.get("fidelity", {})
@@ -122,3 +124,17 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
              result["seconds"], f"{100 * fid['samples_over_real']:.0f}%" if fid.get("samples_over_real") else "n/a")
     return result
 
+
+def _quiz(cfg: DictConfig, folder: RunFolder, files, preamble) -> int:
+    """report/quiz.html from the judge's pairs (none without them): the rounds it holds."""
+    from pipeline.atomic import write_text
+    from pipeline.report.quiz import quiz_html
+    from pipeline.report.render import render_svgs
+
+    if not files.exists("judge_pairs"):
+        return 0
+    page, rounds = quiz_html(list(files.jsonl("judge_pairs")),
+                             lambda src: render_svgs(src, preamble, float(cfg.report.render_timeout_s)),
+                             int(cfg.report.quiz_pairs), int(cfg.seed), f"Which is fake? Run {folder.root.name}")
+    write_text(folder.output("quiz"), page)
+    return rounds
