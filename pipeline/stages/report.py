@@ -76,7 +76,7 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     html, md, gallery, record = (folder.output(n) for n in ("report_html", "report_md", "gallery", "report_record"))
     r = cfg.report
-    key = {"inputs": files.fingerprint(), "code": code_fingerprint("report/*.py", "stages/report.py"),
+    key = {"inputs": files.fingerprint(), "code": code_fingerprint("report/*.py", "report/templates/*", "stages/report.py"),
            "settings": hashlib.sha256(json.dumps(OmegaConf.to_container(r, resolve=True), sort_keys=True).encode())
            .hexdigest()[:16], "tex": OmegaConf.to_container(cfg.tex, resolve=True)}
     before = read_json_or_empty(record)
