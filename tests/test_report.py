@@ -109,3 +109,19 @@ def test_both_renderings_show_the_same_blocks_and_escape_what_they_hold():
     assert md.startswith("# run `x`\n\n## Data <script>alert(1)</script>\n\n**bold** and `a<b` & more\n")
     assert "| a\\|b | 3 |" in md and "|---|---:|" in md and "`\\[ a<b \\]`<br>`e`" in md
     assert "<details><summary>config</summary>\n\n```\nseed: 1\n<tag>\n```\n\n</details>\n" in md
+
+
+def test_a_tex_special_cannot_put_markup_into_the_page():
+    """The quiz inlines papers' own equations: dvisvgm's raw and html specials would copy markup of the
+    paper's choosing into the SVG; they are ignored, and an SVG with anything active is not used."""
+    from pipeline.report.render import _safe, available, render_svgs
+    from pipeline.texcheck.preamble import Preamble
+
+    assert _safe("<svg><script>alert(1)</script></svg>") is None
+    assert _safe("<svg><g onload='x()'/></svg>") is None and _safe("<svg><path d='M0 0'/></svg>")
+    if available():
+        pytest.skip(f"{available()} not installed (scripts/setup.sh installs them)")
+    svgs = render_svgs([(r"x\special{dvisvgm:raw <script>alert(1)</script>}y", "equation", None),
+                        (r"x\special{html:<a href='javascript:alert(1)'>}y", "equation", None), ("x+y", "equation", None)],
+                       Preamble(), 60)
+    assert svgs[2] is not None and all(s is None or ("<script" not in s and "javascript" not in s) for s in svgs)

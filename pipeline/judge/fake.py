@@ -102,8 +102,8 @@ def unigram_side(reals: Sequence[Real], counts: dict[str, int], seed: int) -> li
     out = []
     for r in reals:
         body = [toks[i] for i in rng.choice(len(toks), max(1, len(r.tokens) - 1), p=p)]
-        out.append({"paper": r.paper, "latex": "".join(body), "env": "equation", "env_arg": None,
-                    "tokens": ["<env:equation>"] + body})
+        out.append({"paper": r.paper, "latex": detokenize(body), "env": r.env, "env_arg": r.env_arg,
+                    "tokens": normalised(body, r.env, r.env_arg)})
     return out
 
 

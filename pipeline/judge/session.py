@@ -14,8 +14,17 @@ import torch
 from pipeline.atomic import atomic_open, read_json_or_empty, write_text
 from pipeline.dataset.equations import read_equations
 from pipeline.fingerprint import code_fingerprint, file_sha256
-from pipeline.judge.fake import JudgeSettings, Real, compare, draw_real, generate_side, real_against_real, unigram_side
-from pipeline.latex.tokenizer import env_token, tokenize
+from pipeline.judge.fake import (
+    JudgeSettings,
+    Real,
+    compare,
+    draw_real,
+    generate_side,
+    normalised,
+    real_against_real,
+    unigram_side,
+)
+from pipeline.latex.tokenizer import tokenize
 from pipeline.model.conditioning import Topics
 from pipeline.model.generation import Generator
 from pipeline.runfolder import RunFolder
@@ -29,7 +38,8 @@ def inputs_key(folder: RunFolder, s: JudgeSettings) -> dict:
     """What the figures depend on: settings, code, and the model, topics and equations by content."""
     return {"settings": json.loads(json.dumps(asdict(s), default=str)),
             "code": code_fingerprint("judge/*.py", "model/*.py", "latex/tokenizer.py"),
-            **{name: file_sha256(folder.path(name)) for name in ("model", "theta", "equations", "vocab")}}
+            **{name: file_sha256(folder.path(name))
+               for name in ("model", "theta", "equations", "vocab", "papers", "topic_names")}}
 
 
 def judge_run(folder: RunFolder, s: JudgeSettings, load_generator, reuse: bool = True) -> dict:
@@ -103,7 +113,7 @@ def _which_field(folder: RunFolder, gen: Generator, topics: Topics, reals: list[
 
     label = {pid: int(np.argmax(th)) for pid, th in zip(topics.ids, topics.theta)}
     thetas = np.stack([topics.topic_theta(k) for k in range(topics.num_topics)])
-    train = [([env_token(e["env"], e.get("env_arg"))] + tokenize(e["latex"]), label[e["paper_id"]])
+    train = [(normalised(tokenize(e["latex"]), e["env"], e.get("env_arg")), label[e["paper_id"]])
              for e in read_equations(folder.path("equations"), split="train") if e["paper_id"] in label]
     test = [(r.tokens, r.paper, label[r.paper]) for r in reals if r.paper in label]
     return field_accuracy(gen.net, gen.vocab, thetas, topic_prior(topics.theta, topics.splits), test, train,

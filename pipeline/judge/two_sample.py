@@ -65,6 +65,9 @@ def classifier_accuracy(items: Sequence[Item], s: ClassifierSettings) -> dict:
     chosen = []
     outer = StratifiedGroupKFold(n_splits=s.outer_folds, shuffle=True, random_state=s.seed)
     for train, test in outer.split(docs, y, papers):
+        if len(set(papers[train].tolist())) < s.inner_folds:
+            return {"error": f"an outer training fold holds {len(set(papers[train].tolist()))} papers, fewer than the "
+                             f"{s.inner_folds} inner folds: use fewer folds or more papers"}
         model = make_pipeline(
             # the equations come as token lists: sklearn's own n-grams of them, nothing re-split
             TfidfVectorizer(analyzer=_given, min_df=s.min_df, sublinear_tf=True),
@@ -131,5 +134,6 @@ def breakdown(right: np.ndarray, items: Sequence[Item], keys: Sequence[object], 
             continue
         out[k] = {"accuracy": float(right[sel].mean()), "ci95": paper_interval(right[sel], papers[sel], s.bootstrap,
                                                                               s.seed),
-                  "n": int(sel.sum()), "papers": int(len(set(papers[sel].tolist())))}
+                  "n": int(sel.sum()), "n_real": int(sum(1 for i, m in zip(items, sel) if m and not i.fake)),
+                  "papers": int(len(set(papers[sel].tolist())))}
     return out

@@ -9,7 +9,6 @@ breaks the sample stage's syntax rules, or when most of its tokens are not in th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -22,16 +21,6 @@ from pipeline.model.syntax import Grammar
 
 class EquationError(StageError):
     """An equation the classifier cannot judge; the message says what is wrong."""
-
-
-@dataclass(frozen=True)
-class Verdict:
-    probabilities: np.ndarray     # p(k | equation), one per topic
-    unknown: list[str]            # tokens not in the vocabulary (read as <unk>)
-
-    def top(self, names: Sequence[str], n: int = 3) -> list[tuple[int, str, float]]:
-        order = np.argsort(-self.probabilities, kind="stable")[:n]
-        return [(int(k), names[k], float(self.probabilities[k])) for k in order]
 
 
 def topic_prior(theta: np.ndarray, splits: Sequence[str]) -> np.ndarray:
@@ -51,6 +40,8 @@ def encode(latex: str, env: str, vocab: Vocabulary, grammar: Grammar | None, max
         envs = [t[5:-1] for t in vocab.itos if t.startswith("<env:")]
         raise EquationError(f"classify.env={env!r} is not a display environment the model knows; one of {', '.join(envs)}")
     toks = tokenize(latex.strip())
+    if not toks:
+        raise EquationError("the equation has no tokens (only spaces or a comment?): give its LaTeX")
     unknown = [t for t in toks if t not in vocab.stoi]
     if toks and len(unknown) > max_unknown * len(toks):
         raise EquationError(f"{len(unknown)} of the equation's {len(toks)} tokens are not in the model's vocabulary "

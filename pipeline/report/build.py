@@ -27,6 +27,7 @@ class ReportSettings:
     config_yaml: str = ""
     seeds: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
+    quiz: bool = False         # report/quiz.html was made: link it
 
 
 @dataclass
@@ -58,7 +59,7 @@ def build_report(files: RunFiles, s: ReportSettings) -> Built:
     doc = Document(f"latex-eqgen report: run `{files.root.name}`")
     names = files.json("topic_names")["names"]
     b = Built(doc, [], [], {}, [])
-    _summary(doc, files)
+    _summary(doc, files, s.quiz)
     _data(doc, files)
     _topics(doc, files, names)
     _model(doc, files)
@@ -67,14 +68,14 @@ def build_report(files: RunFiles, s: ReportSettings) -> Built:
     _samples(doc, files, samples, grid, s)
     _equation_tables(doc, files, samples, names, s, b)
     b.figures["fidelity"] = _fidelity(doc, files, samples, names, s)
-    b.figures["judge"] = _judge(doc, files)
+    b.figures["judge"] = _judge(doc, files, s.quiz)
     _how(doc, files, s)
     _gallery(samples, names, s, b)
     return b
 
 
 # ---------------------------------------------------------------------------------------------
-def _summary(doc: Document, files: RunFiles) -> None:
+def _summary(doc: Document, files: RunFiles, quiz: bool) -> None:
     summ = files.json("sample_summary")
     m = files.json("metrics")
     grid = summ.get("grid", {})
@@ -100,7 +101,8 @@ def _summary(doc: Document, files: RunFiles) -> None:
         if "accuracy" in main:
             lines.append(f"Which is fake? A classifier tells generated equations ({j['main']}) from real ones "
                          f"{pct(main['accuracy'])} of the time (50%: it cannot; real against real "
-                         f"{pct((j.get('real_vs_real') or {}).get('accuracy'))}); try it: [quiz.html](quiz.html).")
+                         f"{pct((j.get('real_vs_real') or {}).get('accuracy'))})"
+                         + ("; try it: [quiz.html](quiz.html)." if quiz else "."))
     if m.get("stopped_early") == "max_time":
         lines.append(f"**Training was cut short by the time cap at step {m.get('steps')} of {m.get('max_steps')}** "
                      "(a slow or busy machine): its figures are those of a shorter run (see Model).")
@@ -441,7 +443,7 @@ def _fidelity(doc: Document, files: RunFiles, samples: list[dict], names: list[s
     return f
 
 
-def _judge(doc: Document, files: RunFiles) -> dict:
+def _judge(doc: Document, files: RunFiles, quiz: bool) -> dict:
     """Which is fake? (the judge stage's judge/summary.json), with a link to the quiz."""
     doc.heading("Which is fake?")
     if not files.exists("judge_summary"):
@@ -462,8 +464,9 @@ def _judge(doc: Document, files: RunFiles) -> dict:
              "one generated equation each, conditioned on the θ of the real one's paper. Classifier: "
              f"{j.get('classifier', '')}; neither side is length-matched, both are normalised alike (tokenize, "
              "detokenize). **50% means the classifier cannot tell generated equations from real ones**; intervals: "
-             f"{j.get('interval', '')}. The quiz: [quiz.html](quiz.html) (pairs of one real and one generated "
-             "equation; click the generated one).")
+             f"{j.get('interval', '')}."
+             + (" The quiz: [quiz.html](quiz.html) (pairs of one real and one generated equation; click the "
+                "generated one)." if quiz else ""))
     rows = []
     rr = j.get("real_vs_real", {})
     rows.append(["real against real (each test paper's equations in two halves): should be near 50%", acc(rr),
@@ -479,7 +482,7 @@ def _judge(doc: Document, files: RunFiles) -> dict:
     main = (j.get("settings") or {}).get(j.get("main"), {})
     if main.get("by_topic"):
         doc.para(f"By topic of the paper (the main setting, {j.get('main')}; the same out-of-fold predictions):")
-        doc.table(["topic", "accuracy [95% CI]", "equations", "papers"],
+        doc.table(["topic", "accuracy [95% CI]", "equations (real and generated)", "papers"],
                   [[k, acc(v), v["n"], v["papers"]] for k, v in sorted(main["by_topic"].items(), key=lambda kv: -kv[1]["n"])],
                   align="lrrr")
     return {"real_vs_real": rr.get("accuracy"), "main": main.get("accuracy")}

@@ -23,7 +23,7 @@ def choose_pairs(pairs: Sequence[dict], n: int, seed: int) -> list[dict]:
 
 
 def quiz_html(pairs: Sequence[dict], render: Callable[[list[tuple[str, str, str | None]]], list[str | None]],
-              n: int, seed: int, title: str, note: str = "") -> tuple[str, int]:
+              n: int, seed: int, title: str, side: str) -> tuple[str, int]:
     """The page and the number of rounds in it; a pair either side of which TeX cannot typeset is left out."""
     candidates = choose_pairs(pairs, 2 * n, seed)
     sources = [(p[side]["latex"], p[side]["env"], p[side].get("env_arg")) for p in candidates
@@ -36,13 +36,14 @@ def quiz_html(pairs: Sequence[dict], render: Callable[[list[tuple[str, str, str 
         if real is None or fake is None:
             continue
         k = len(rounds)
-        choices = [{"kind": "real", "svg": Markup(scope_svg_ids(real, f"q{k}r-"))},
-                   {"kind": "fake", "svg": Markup(scope_svg_ids(fake, f"q{k}f-"))}]
-        if rng.random() < 0.5:
-            choices.reverse()
+        first = 1 if rng.random() < 0.5 else 0  # which of the two shown is the generated one
+        shown = [fake, real] if first == 0 else [real, fake]
+        # ids by position, and which one is generated held in the page's script only
+        choices = [Markup(scope_svg_ids(svg, f"q{k}{'ab'[j]}-")) for j, svg in enumerate(shown)]
         rounds.append({"topic": p.get("topic") or "", "paper": p["paper"], "title": p.get("title"),
-                       "license": p.get("license"), "choices": choices})
+                       "license": p.get("license"), "choices": choices, "fake": first})
         if len(rounds) == n:
             break
-    page = templates().get_template("quiz.html.j2").render(title=title, rounds=rounds, note=note)
+    page = templates().get_template("quiz.html.j2").render(title=title, rounds=rounds, side=side,
+                                                            answers=[r["fake"] for r in rounds])
     return page, len(rounds)

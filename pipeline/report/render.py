@@ -61,15 +61,17 @@ def _render_chunk(eqs: Sequence[tuple[str, str, str | None]], preamble: Preamble
         if run.timed_out or not (d / "eqs.dvi").exists() or "\n! " in log:
             return None
         try:
-            subprocess.run(["dvisvgm", "--page=1-", "--bbox=min", "--no-fonts", "--exact-bbox", "--output=eq-%p",
-                            "eqs.dvi"], cwd=d, env=tex_env(), capture_output=True, timeout=timeout_s,
-                           stdin=subprocess.DEVNULL, check=False)
+            # --no-specials: a paper's equation may carry `\special{dvisvgm:raw ...}` or `html:` specials,
+            # which would copy markup of its choosing (a script) into a page we inline it in
+            subprocess.run(["dvisvgm", "--page=1-", "--bbox=min", "--no-fonts", "--exact-bbox",
+                            "--no-specials=dvisvgm,html", "--output=eq-%p", "eqs.dvi"], cwd=d, env=tex_env(),
+                           capture_output=True, timeout=timeout_s, stdin=subprocess.DEVNULL, check=False)
         except (OSError, subprocess.TimeoutExpired):
             return None
         found = sorted(d.glob("eq-*.svg"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
         if len(found) != len(eqs):
             return None
-        return [_clean(p.read_text(encoding="utf-8")) for p in found]
+        return [_safe(_clean(p.read_text(encoding="utf-8"))) for p in found]
 
 
 _WIDTH = re.compile(r"""<svg\b[^>]*?\bwidth=['"]([\d.]+)pt['"]""")
@@ -79,6 +81,14 @@ def svg_width_pt(svg: str | None) -> float | None:
     """The typeset width (TeX points) of an SVG made here: how wide the equation really is."""
     m = _WIDTH.search(svg or "")
     return float(m.group(1)) if m else None
+
+
+_ACTIVE = re.compile(r"<script|<foreignObject|\son\w+\s*=|javascript:|<iframe|<object|<embed", re.IGNORECASE)
+
+
+def _safe(svg: str) -> str | None:
+    """The SVG, or None (shown as LaTeX source instead) if it holds anything that could run in a page."""
+    return None if _ACTIVE.search(svg) else svg
 
 
 def _clean(svg: str) -> str:

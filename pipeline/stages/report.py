@@ -12,6 +12,7 @@ import logging
 import platform
 import subprocess
 import time
+from dataclasses import replace
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -85,11 +86,13 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
         log.info("report: reused %s (inputs and settings unchanged; report.reuse=false builds it again)", out)
         return {**before, "reused": True}
 
-    s = settings(cfg)
-    built = build_report(files, s)
     tex = cfg.tex
     preamble = Preamble.from_settings(tex.preamble_file, tex.documentclass, tex.packages)
     missing = available()
+    quiz = _quiz(cfg, folder, files, preamble) if not missing else 0
+    if not quiz:
+        folder.output("quiz").unlink(missing_ok=True)  # a quiz of an earlier judge would not be this run's
+    built = build_report(files, replace(settings(cfg), quiz=bool(quiz)))
     if missing:
         log.warning("report: %s not found, so equations are shown as LaTeX source; run scripts/setup.sh "
                     "(it installs dvisvgm and TeX Live)", missing)
@@ -103,7 +106,6 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
         svgs = render_svgs([(c["latex"], c["env"], c.get("env_arg")) for c in cells], preamble, float(r.render_timeout_s))
         for c, svg in zip(cells, svgs):
             c["_width_pt"] = svg_width_pt(svg)
-    quiz = _quiz(cfg, folder, files, preamble) if not missing else 0
     write_text(md, built.document.markdown())
     write_text(html, built.document.html())
     gallery_error = None
@@ -133,8 +135,9 @@ def _quiz(cfg: DictConfig, folder: RunFolder, files, preamble) -> int:
 
     if not files.exists("judge_pairs"):
         return 0
+    main = files.json("judge_summary").get("main", "") if files.exists("judge_summary") else ""
     page, rounds = quiz_html(list(files.jsonl("judge_pairs")),
                              lambda src: render_svgs(src, preamble, float(cfg.report.render_timeout_s)),
-                             int(cfg.report.quiz_pairs), int(cfg.seed), f"Which is fake? Run {folder.root.name}")
+                             int(cfg.report.quiz_pairs), int(cfg.seed), f"Which is fake? Run {folder.root.name}", main)
     write_text(folder.output("quiz"), page)
     return rounds
