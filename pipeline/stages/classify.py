@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from pipeline.errors import StageError
 from pipeline.runfolder import RunFolder
@@ -27,9 +27,8 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
 
     from pipeline.judge.which_field import EquationError, classify, encode, topic_prior
     from pipeline.model.conditioning import Topics
-    from pipeline.sampling.options import TexJudge
     from pipeline.sampling.session import load_generator
-    from pipeline.texcheck.preamble import Preamble
+    from pipeline.stages.sample import tex_judge
 
     c = cfg.classify
     if not c.latex and not c.input:
@@ -37,11 +36,7 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
                          "(JSON lines with `latex`, or one equation a line)")
     torch.set_num_threads(int(cfg.sample.threads or os.cpu_count() or 1))
     folder.require(*INPUTS)
-    tex = cfg.tex
-    judge = TexJudge(preamble=Preamble.from_settings(tex.preamble_file, tex.documentclass, tex.packages),
-                     cache_dir=Path(tex.cache_dir) if tex.cache_dir else None,
-                     timeout_s=float(cfg.validate.timeout_s), settings=OmegaConf.to_container(tex, resolve=True))
-    gen = load_generator(folder, "best", judge, int(cfg.sample.grammar_depth))
+    gen = load_generator(folder, "best", tex_judge(cfg), int(cfg.sample.grammar_depth))
     topics = Topics.load(folder)
     thetas = np.stack([topics.topic_theta(k) for k in range(topics.num_topics)])
     prior = topic_prior(topics.theta, topics.splits)

@@ -9,7 +9,6 @@ Definitions and files: docs/judge.md.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -54,15 +53,11 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     import torch
 
     from pipeline.judge.session import judge_run
-    from pipeline.sampling.options import TexJudge
     from pipeline.sampling.session import load_generator
-    from pipeline.texcheck.preamble import Preamble
+    from pipeline.stages.sample import tex_judge
 
     torch.set_num_threads(int(cfg.judge.threads or os.cpu_count() or 1))
-    tex = cfg.tex
-    judge = TexJudge(preamble=Preamble.from_settings(tex.preamble_file, tex.documentclass, tex.packages),
-                     cache_dir=Path(tex.cache_dir) if tex.cache_dir else None,
-                     timeout_s=float(cfg.validate.timeout_s), settings=OmegaConf.to_container(tex, resolve=True))
+    judge = tex_judge(cfg)
     s = settings(cfg)
     return judge_run(folder, s, lambda: load_generator(folder, "best", judge, int(cfg.sample.grammar_depth)),
                      reuse=bool(cfg.judge.reuse))

@@ -20,16 +20,22 @@ from omegaconf import DictConfig, OmegaConf
 from pipeline.runfolder import RunFolder
 
 
-def options(cfg: DictConfig):
-    """The sample settings as plain values, and the TeX set-up that judges samples."""
-    from pipeline.sampling.options import SampleOptions, TexJudge
+def tex_judge(cfg: DictConfig):
+    """The TeX set-up of config that judges samples (and whose known commands the syntax rules read)."""
+    from pipeline.sampling.options import TexJudge
     from pipeline.texcheck.preamble import Preamble
 
     tex = cfg.tex
-    judge = TexJudge(preamble=Preamble.from_settings(tex.preamble_file, tex.documentclass, tex.packages),
-                     cache_dir=Path(tex.cache_dir) if tex.cache_dir else None,
-                     timeout_s=float(cfg.validate.timeout_s), settings=OmegaConf.to_container(tex, resolve=True))
-    return SampleOptions(**OmegaConf.to_container(cfg.sample, resolve=True)), judge
+    return TexJudge(preamble=Preamble.from_settings(tex.preamble_file, tex.documentclass, tex.packages),
+                    cache_dir=Path(tex.cache_dir) if tex.cache_dir else None,
+                    timeout_s=float(cfg.validate.timeout_s), settings=OmegaConf.to_container(tex, resolve=True))
+
+
+def options(cfg: DictConfig):
+    """The sample settings as plain values, and the TeX set-up that judges samples."""
+    from pipeline.sampling.options import SampleOptions
+
+    return SampleOptions(**OmegaConf.to_container(cfg.sample, resolve=True)), tex_judge(cfg)
 
 
 def run(cfg: DictConfig, folder: RunFolder) -> dict:
