@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+from pipeline.intervals import bca_interval, per_group
 
 
 @dataclass(frozen=True)
@@ -101,24 +102,14 @@ def _given(doc: list[str]) -> list[str]:
 
 def paper_interval(values: np.ndarray, papers: np.ndarray, n: int, seed: int) -> list[float] | None:
     """95% BCa interval of the mean of `values`, papers resampled whole; None with fewer than two papers."""
-    ids, inv = np.unique(papers, return_inverse=True)
-    if len(ids) < 2 or n <= 0:
+    per = per_group(papers, values, np.ones(len(values)))
+    if len(per) < 2 or n <= 0:
         return None
-    sums = np.bincount(inv, weights=values)
-    counts = np.bincount(inv).astype(float)
-
-    def ratio(s: np.ndarray, c: np.ndarray, axis: int = -1):
-        return s.sum(axis=axis) / c.sum(axis=axis)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a degenerate resample distribution gives NaN, handled below
-        res = stats.bootstrap((sums, counts), ratio, n_resamples=n, paired=True, vectorized=True, method="BCa",
-                              rng=np.random.default_rng(seed))
-    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if math.isnan(lo) or math.isnan(hi):
-        m = float(sums.sum() / counts.sum())
-        return [m, m]  # every resample gives the same share (all right or all wrong)
-    return [lo, hi]
+    ci = bca_interval(per, lambda s, c: s / c, n, seed)
+    if ci is None:  # every resample gives the same share (all right or all wrong)
+        m = float(per[:, 0].sum() / per[:, 1].sum())
+        return [m, m]
+    return ci
 
 
 def breakdown(right: np.ndarray, items: Sequence[Item], keys: Sequence[object], s: ClassifierSettings,

@@ -16,15 +16,14 @@ Definitions (docs/train.md):
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from scipy import stats
 
 from pipeline.dataset.equations import read_equations
+from pipeline.intervals import bca_interval, per_group
 from pipeline.model.network import TopicLSTM
 from pipeline.train.datamodule import EquationSplit, LengthBucketBatchSampler, collate
 
@@ -85,38 +84,12 @@ def score(loss: np.ndarray, ntok: np.ndarray, chars: np.ndarray, paper: np.ndarr
     out = {k: float(v) for k, v in _figures(loss.sum(), ntok.sum(), (chars + 1).sum()).items()}
     out |= {"tokens": int(ntok.sum()), "equations": int(len(loss)), "papers": int(len(np.unique(paper)))}
     if bootstrap > 0 and len(loss):
-        per = _per_paper(paper, loss, ntok, chars + 1)
+        per = per_group(paper, loss, ntok, chars + 1)
         for key in ("cross_entropy", "perplexity", "bits_per_character"):
-            ci = _interval(per, lambda lo, t, c, key=key: _figures(lo, t, c)[key], bootstrap, seed)
+            ci = bca_interval(per, lambda lo, t, c, key=key: _figures(lo, t, c)[key], bootstrap, seed)
             if ci is not None:
                 out[key + "_ci95"] = ci
     return out
-
-
-def _per_paper(paper: np.ndarray, *columns: np.ndarray) -> np.ndarray:
-    """[papers, len(columns)] sums of each column per paper."""
-    ids, inv = np.unique(paper, return_inverse=True)
-    out = np.zeros((len(ids), len(columns)))
-    for j, c in enumerate(columns):
-        np.add.at(out[:, j], inv, c)
-    return out
-
-
-def _interval(per: np.ndarray, statistic, n: int, seed: int) -> list[float] | None:
-    """95% BCa interval of `statistic(*column sums)` over papers (the rows of `per`, resampled whole:
-    a paper's columns stay together); None with fewer than two papers, where there is no spread."""
-    if len(per) < 2:
-        return None
-
-    def stat(*columns: np.ndarray, axis: int = -1):
-        return statistic(*(c.sum(axis=axis) for c in columns))
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a degenerate resample distribution gives NaN, handled below
-        res = stats.bootstrap(tuple(per.T), stat, n_resamples=n, paired=True, vectorized=True, method="BCa",
-                              confidence_level=0.95, rng=np.random.default_rng(seed))
-    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    return None if math.isnan(lo) or math.isnan(hi) else [lo, hi]
 
 
 def paired_gain(loss_true: np.ndarray, loss_other: np.ndarray, ntok: np.ndarray, paper: np.ndarray,
@@ -128,7 +101,7 @@ def paired_gain(loss_true: np.ndarray, loss_other: np.ndarray, ntok: np.ndarray,
 
     out = {"perplexity_reduction": float(gain(loss_true.sum(), loss_other.sum(), ntok.sum()))}
     if bootstrap > 0 and len(ntok):
-        ci = _interval(_per_paper(paper, loss_true, loss_other, ntok), gain, bootstrap, seed)
+        ci = bca_interval(per_group(paper, loss_true, loss_other, ntok), gain, bootstrap, seed)
         if ci is not None:
             out["perplexity_reduction_ci95"] = ci
     return out
