@@ -11,7 +11,7 @@ from pipeline.config import register_resolvers
 from pipeline.errors import StageError
 from pipeline.runfolder import RunFolder
 from pipeline.stagelog import timed_stage
-from pipeline.stages import STAGES, load, stage_names
+from pipeline.stages import STAGES, load, record_name, stage_names
 
 log = logging.getLogger("pipeline")
 
@@ -27,7 +27,8 @@ def main(cfg: DictConfig) -> None:
     for name in names:
         log.info("stage %s: run folder %s", name, folder.root)
         try:
-            _, line = timed_stage(name, lambda name=name: load(name)(cfg, folder), folder.output("stages"))
+            _, line = timed_stage(record_name(name, cfg), lambda name=name: load(name)(cfg, folder),
+                                  folder.output("stages"))
         except StageError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)

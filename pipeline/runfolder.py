@@ -66,6 +66,8 @@ FILES: dict[str, tuple[str, str]] = {
     "context": ("samples/context.jsonl", "sample"),
     "sample_summary": ("samples/summary.json", "sample"),
     "syntax_rules": ("samples/syntax_rules.json", "sample"),
+    "eos_calibration": ("samples/eos_calibration.json", "sample"),
+    "requests": ("requests", "sample"),
     # judge
     "judge": ("judge", "judge"),
     "judge_summary": ("judge/summary.json", "judge"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from pipeline.model.decoder import DecodeSettings, PrefixError
 from pipeline.model.generation import Generator, load_rules, training_equations
 from pipeline.model.network import NetworkConfig, TopicLSTM
 from pipeline.model.syntax import Grammar, sized
-from tests.conftest import copy_run, run_pipeline
+from tests.conftest import TINY_SAMPLE, copy_run, run_pipeline
 
 
 def balanced(tokens: list[str]) -> bool:
@@ -75,6 +76,23 @@ def test_the_same_seed_gives_the_same_samples_at_any_batch_size(random_generator
     assert [r.logprob for r in small] == pytest.approx([r.logprob for r in large], rel=1e-4)
     other = g.generate(theta, DecodeSettings(0.9, 50, 0.95, 60, True, 12, -9.0), batch_size=300)
     assert [r.tokens for r in other] != [r.tokens for r in large]
+
+
+def test_requests_decoded_together_get_what_they_get_alone(random_generator):
+    """The server decodes several users' requests in one batch, each on its own (seed, index)
+    streams: a request's equations are the same whoever shares its batch."""
+    g = random_generator
+    s = DecodeSettings(temperature=1.0, top_k=0, top_p=1.0, max_len=50, syntax=True, seed=0, end_wish_logprob=-9.0)
+    a_theta, b_theta = torch.tensor([[0.8, 0.1, 0.1]]), torch.tensor([[0.1, 0.1, 0.8]])
+    alone_a = g.generate(a_theta.repeat(5, 1), s, 64, streams=([7] * 5, range(5)))
+    alone_b = g.generate(b_theta.repeat(3, 1), s, 64, streams=([9] * 3, range(3)))
+    both = g.generate(torch.cat([b_theta.repeat(3, 1), a_theta.repeat(5, 1)]), s, 4,
+                      streams=([9] * 3 + [7] * 5, [0, 1, 2, 0, 1, 2, 3, 4]))
+    assert [r.tokens for r in both] == [r.tokens for r in alone_b + alone_a]
+    # a request's seed is the request's: the same seed as the run's settings gives the run's samples
+    assert [r.tokens for r in g.generate(a_theta.repeat(5, 1), replace(s, seed=7), 64)] == [r.tokens for r in alone_a]
+    with pytest.raises(ValueError, match="one seed and one index per"):
+        g.generate(a_theta.repeat(2, 1), s, 4, streams=([1], [0]))
 
 
 def test_eos_bias_calibration_reaches_the_target_length(random_generator):
@@ -188,12 +206,35 @@ def test_sample_stage_writes_checked_samples(tiny_trained):
     assert 0 <= summary["samples"]["compile_rate"] <= 1 and "T=1,syntax" in summary["grid"]
     assert summary["eos_bias"]["setting"] == "auto" and summary["eos_bias"]["rounds"][0][0] == 0.0
     assert all(r["settings"]["eos_bias"] == summary["eos_bias"]["bias"] for r in rows)
-    # by name, with a forced environment
+    # by name, with a forced environment, as the run's samples (sample.scope=run; a topic alone is a request)
     r = run_pipeline("stage=sample", "run=sampled", *common, f"sample.topic={names[1]}", "sample.n=3",
-                     "sample.env=align", "sample.grid.enabled=false")
+                     "sample.env=align", "sample.grid.enabled=false", "sample.scope=run")
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and all(r["env"] == "align" and r["conditioning"]["topic"] == 1 for r in rows)
+
+
+@pytest.mark.slow  # the stage through the CLI
+def test_a_request_for_a_few_equations_leaves_the_runs_samples_alone(tiny_judged):
+    """After the main job, `stage=sample` with context words prints a few checked equations in
+    seconds (the <eos> bias from the store, no grid, no context examples) and writes them under
+    requests/; the run's samples/ (which the report reads) stay byte for byte and time for time."""
+    outputs, common = tiny_judged
+    copy_run(outputs, "asked", ("prepared", "validate", "topics", "train", "samples"), source="judged")
+    samples = outputs / "asked" / "samples"
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in samples.iterdir()}
+    assert "eos_calibration.json" in before and "grid.jsonl" in before
+    r = run_pipeline("stage=sample", "run=asked", *common, *TINY_SAMPLE, 'sample.words="group element"', "sample.n=5")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in samples.iterdir()} == before
+    assert "Inferred topics:" in r.stdout and r.stdout.count("  [compiles") + r.stdout.count("  [does not compile") == 5
+    made = list((outputs / "asked" / "requests").glob("sample-*.jsonl"))
+    assert len(made) == 1
+    rows = [json.loads(line) for line in made[0].read_text().splitlines()]
+    bias = json.loads((samples / "summary.json").read_text())["eos_bias"]["bias"]
+    assert len(rows) == 5 and all({"compiles", "error", "near_copy", "in_training_set"} <= set(x) for x in rows)
+    assert all(x["conditioning"]["words"] == "group element" and x["settings"]["eos_bias"] == bias for x in rows)
+    shutil.rmtree(outputs / "asked")
 
 
 @pytest.mark.slow  # the stage through the CLI

@@ -135,14 +135,15 @@ class Generator:
 
     def generate(self, thetas: torch.Tensor, settings: DecodeSettings, batch_size: int,
                  prefix: Sequence[int] = (), on_done: Callable[[Record], None] | None = None,
-                 start_index: int = 0) -> list[Record]:
+                 start_index: int = 0, streams: tuple[Sequence[int], Sequence[int]] | None = None) -> list[Record]:
+        """One record per θ row; `streams` (seeds, indices): each row's own random stream (decoder.sample)."""
         def done(s: Sampled) -> None:
             if on_done is not None:
                 on_done(self.to_record(s))
 
         res = sample(self.net, thetas.float(), settings, self.grammar if settings.syntax else None, batch_size,
                      self.vocab.bos_id, self.vocab.eos_id, prefix=prefix, on_done=done, device=self.device,
-                     start_index=start_index)
+                     start_index=start_index, streams=streams)
         return [self.to_record(s) for s in res]
 
 

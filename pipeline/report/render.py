@@ -37,12 +37,16 @@ def display(latex: str, env: str, env_arg: str | None) -> str:
 
 
 def render_svgs(equations: Sequence[tuple[str, str, str | None]], preamble: Preamble, timeout_s: float = 60.0,
-                chunk: int = 40) -> list[str | None]:
-    """One SVG (text) per (latex, env, env_arg), None where TeX or dvisvgm could not make one."""
+                chunk: int = 40, alone_on_failure: bool = True) -> list[str | None]:
+    """One SVG (text) per (latex, env, env_arg), None where TeX or dvisvgm could not make one.
+    Without `alone_on_failure`, a chunk that fails is not retried equation by equation: all of it is
+    None (for a caller that typesets before it knows which equations compile, and retries those that do)."""
     out: list[str | None] = [None] * len(equations)
     for start in range(0, len(equations), chunk):
         part = list(range(start, min(start + chunk, len(equations))))
         svgs = _render_chunk([equations[i] for i in part], preamble, timeout_s)
+        if svgs is None and not alone_on_failure:
+            continue
         if svgs is None:  # one bad equation broke the document: alone, each
             svgs = [(_render_chunk([equations[i]], preamble, timeout_s) or [None])[0] for i in part]
         for i, s in zip(part, svgs):

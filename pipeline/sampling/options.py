@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import StageError
 from pipeline.model.decoder import DecodeSettings
 from pipeline.texcheck import Equation, Preamble, check
 
@@ -13,6 +14,7 @@ from pipeline.texcheck import Equation, Preamble, check
 @dataclass(frozen=True)
 class SampleOptions:
     """One field per key of conf/sample/default.yaml (docs/sample.md says what each does)."""
+    scope: str
     checkpoint: str
     topic: Any
     mixture: dict | None
@@ -41,6 +43,18 @@ class SampleOptions:
     context_examples: list
     context_n: int
     grid: dict
+
+    @property
+    def conditioned(self) -> bool:
+        """A topic, mixture, words or a paper is asked for (not every topic)."""
+        return self.topic is not None or bool(self.mixture) or bool(self.words) or self.paper is not None
+
+    def is_request(self) -> bool:
+        """A request for a few equations (printed, written to requests/) rather than the run's samples."""
+        scope = str(self.scope).strip().lower()
+        if scope not in ("auto", "request", "run"):
+            raise StageError(f"sample.scope={self.scope!r}: use auto, request or run")
+        return scope == "request" or (scope == "auto" and self.conditioned)
 
     def decode(self, temperature: float | None = None, syntax: bool | None = None,
                eos_bias: float = 0.0) -> DecodeSettings:

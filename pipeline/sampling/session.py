@@ -1,5 +1,5 @@
-"""One sampling session of a run: load the model (best, last checkpoint or a file), calibrate the
-<eos> bias, sample the requests, judge every sample with TeX, write samples.jsonl, the grid of
+"""One sampling session of a run: load the model (best, last checkpoint or a file), the model's
+<eos> bias (pipeline/sampling/eos.py), sample the requests, judge every sample with TeX, write samples.jsonl, the grid of
 temperatures × syntax on/off and the context examples, and summary.json. A second session with
 the same inputs (model, topics, vocabulary by content; settings; code) reuses the samples.
 Definitions and every field: docs/sample.md."""
@@ -18,11 +18,11 @@ import torch
 from pipeline.atomic import atomic_open, read_json_or_empty, write_text
 from pipeline.fingerprint import code_fingerprint, file_sha256
 from pipeline.model.conditioning import ConditioningError, Topics
-from pipeline.model.eos_calibration import calibrate_eos_bias, training_lengths
 from pipeline.model.generation import Generator
 from pipeline.model.network import load_lightning_weights
 from pipeline.model.novelty import TrainingSet
 from pipeline.runfolder import RunFolder
+from pipeline.sampling.eos import eos_bias
 from pipeline.sampling.figures import figures, grid_figures, print_table, real_test_tokens, share
 from pipeline.sampling.options import SampleOptions, TexJudge
 from pipeline.sampling.requests import requests
@@ -49,7 +49,7 @@ def sample_run(folder: RunFolder, opts: SampleOptions, tex: TexJudge) -> dict:
     reqs = requests(opts, topics)
     gen = load_generator(folder, opts.checkpoint, tex, int(opts.grammar_depth))
     prefix = gen.prefix_ids(opts.env, opts.prefix)
-    eos = eos_bias(folder, opts, gen, topics)
+    eos = eos_bias(folder, opts, gen, topics, weights_file(folder, str(opts.checkpoint)))
     settings = opts.decode(eos_bias=eos["bias"])
     training = TrainingSet(folder.path("equations"))
     rows: list[dict] = []
@@ -113,30 +113,6 @@ def load_generator(folder: RunFolder, checkpoint: str, tex: TexJudge, depth: int
         # Lightning's checkpoint of this run (made by this project's train stage): its weights only
         load_lightning_weights(gen.net, weights_file(folder, ck))
     return gen
-
-
-def eos_bias(folder: RunFolder, opts: SampleOptions, gen: Generator, topics: Topics) -> dict:
-    """sample.eos_bias: a number as given, or `auto`: calibrated so samples conditioned on training
-    papers' θ are as long, on average, as the training equations (pipeline/model/eos_calibration.py)."""
-    if str(opts.eos_bias).strip().lower() != "auto":
-        try:
-            return {"setting": "fixed", "bias": float(opts.eos_bias)}
-        except (TypeError, ValueError):
-            raise ConditioningError(f"sample.eos_bias={opts.eos_bias!r}: give a number (0 = the raw model's "
-                                    "lengths) or auto") from None
-    papers, lengths = training_lengths(folder.path("equations"))
-    if not len(lengths):
-        return {"setting": "auto", "bias": 0.0, "note": "no training equations to calibrate on"}
-    rng = np.random.default_rng(int(opts.seed))
-    pick = rng.choice(len(papers), min(int(opts.calibration_n), len(papers)), replace=False)
-    theta = np.stack([topics.paper_theta(papers[i]) for i in pick]).astype(np.float32)
-    c = opts.calibration
-    info = calibrate_eos_bias(lambda th, st: gen.generate(th, st, int(opts.batch_size)), torch.from_numpy(theta),
-                              float(lengths.mean()), opts.decode(), rounds=int(c["rounds"]),
-                              tolerance=float(c["tolerance"]), bounds=(float(c["bounds"][0]), float(c["bounds"][1])))
-    log.info("sample: <eos> bias %+.3f: mean length %.1f tokens against the training equations' %.1f (bias 0: %.1f)",
-             info["bias"], info["mean_tokens"], info["target_mean_tokens"], info["rounds"][0][1])
-    return {"setting": "auto", **info}
 
 
 def sample_row(rec, req: dict, settings, training: TrainingSet) -> dict:

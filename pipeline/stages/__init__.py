@@ -20,6 +20,7 @@ STAGES: dict[str, str] = {
 # Stages run on their own only (not by `stage=all`): they answer a question about the run's model.
 ON_DEMAND: dict[str, str] = {
     "classify": "pipeline.stages.classify",
+    "serve": "pipeline.stages.serve",
 }
 
 
@@ -29,3 +30,10 @@ def stage_names() -> list[str]:
 
 def load(name: str) -> Callable:
     return importlib.import_module({**STAGES, **ON_DEMAND}[name]).run
+
+
+def record_name(name: str, cfg) -> str:
+    """The name a run of stage `name` is timed under in stages.json: the stage's, or what its module's
+    `record_as(cfg)` says (a sample request is not the main job's sample stage)."""
+    record_as = getattr(importlib.import_module({**STAGES, **ON_DEMAND}[name]), "record_as", None)
+    return record_as(cfg) if record_as is not None else name
