@@ -47,7 +47,8 @@ def page_assets() -> dict[str, bytes]:
 
 def create_app(engine: Engine, batcher: Batcher, limits: Limits, run_name: str, seed: int) -> Starlette:
     assets = page_assets()
-    index = assets["index.html"].replace(b"{{run}}", run_name.encode("utf-8", "replace").replace(b"<", b"&lt;"))
+    shown = run_name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    index = assets["index.html"].replace(b"{{run}}", shown.encode("utf-8", "replace"))
 
     async def read_params(request: Request) -> dict[str, str]:
         if request.method == "POST":
