@@ -237,6 +237,51 @@ def test_a_request_for_a_few_equations_leaves_the_runs_samples_alone(tiny_judged
     shutil.rmtree(outputs / "asked")
 
 
+def test_sampling_and_scoring_follow_the_configured_device(tiny_trained):
+    """sample.device (auto: the GPU when there is one) puts the sampler, and the judge's scoring with
+    it, on that device; a device the machine lacks is refused with what to set instead. On this CPU
+    machine that is the CPU; on a lent GPU machine the same test runs on cuda."""
+    from pipeline.devices import resolve_device
+    from pipeline.errors import StageError
+    from pipeline.judge.which_field import classify
+    from pipeline.runfolder import RunFolder
+    from pipeline.sampling.session import load_generator
+    from pipeline.stages.sample import tex_judge
+    from tests.conftest import default_config
+
+    outputs, common = tiny_trained
+    want = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device("auto", "sample.device")
+    assert device == want and resolve_device("cpu", "sample.device") == "cpu"
+    cfg = default_config(*[c for c in common if c.startswith("tex.")])
+    gen = load_generator(RunFolder.at(outputs / "trained"), "best", tex_judge(cfg), 24, device)
+    assert {p.device.type for p in gen.net.parameters()} == {want}
+    s = DecodeSettings(temperature=1.0, top_k=0, top_p=1.0, max_len=40, syntax=True, seed=1, end_wish_logprob=-9.0)
+    recs = gen.generate(torch.full((6, 3), 1 / 3), s, 4)
+    assert len(recs) == 6 and all(balanced(r.tokens) for r in recs)
+    ids = [gen.vocab.stoi.get(t, gen.vocab.unk_id) for t in recs[0].tokens] + [gen.vocab.eos_id]
+    p = classify(gen.net, gen.vocab, np.full((3, 3), 1 / 3), np.full(3, 1 / 3), [ids])
+    assert p.shape == (1, 3) and abs(p.sum() - 1) < 1e-5
+    assert {p.device.type for p in gen.net.parameters()} == {want}  # scoring left the sampler where it was
+    if not torch.cuda.is_available():
+        with pytest.raises(StageError, match=r"sample.device=cuda: there is no CUDA device here.*use sample.device=auto"):
+            resolve_device("cuda", "sample.device")
+    with pytest.raises(StageError, match="use auto, cpu, cuda or cuda:N"):
+        resolve_device("gpu", "train.eval_device")
+
+
+@pytest.mark.slow  # the stage through the CLI
+def test_a_missing_device_is_refused_before_any_work(tiny_trained):
+    outputs, common = tiny_trained
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device: nothing to refuse")
+    for stage, setting, more in (("sample", "sample.device", []), ("train", "train.eval_device", []),
+                                 ("judge", "sample.device", ["judge.eos_bias=0"])):
+        r = run_pipeline(f"stage={stage}", "run=trained", *common, f"{setting}=cuda", *more)
+        assert r.returncode == 2 and f"{setting}=cuda: there is no CUDA device here" in r.stderr, r.stderr[-1500:]
+        assert "Traceback" not in r.stderr
+
+
 @pytest.mark.slow  # the stage through the CLI
 def test_context_words_and_mismatched_models_are_refused_clearly(tiny_trained):
     outputs, common = tiny_trained

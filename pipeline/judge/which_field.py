@@ -58,11 +58,14 @@ def encode(latex: str, env: str, vocab: Vocabulary, grammar: Grammar | None, max
 
 @torch.no_grad()
 def classify(net: TopicLSTM, vocab: Vocabulary, thetas: np.ndarray, prior: np.ndarray, sequences: Sequence[list[int]],
-             device: str = "cpu", rows_per_batch: int = 512, autocast_dtype: torch.dtype | None = None) -> np.ndarray:
+             device: str | None = None, rows_per_batch: int = 512,
+             autocast_dtype: torch.dtype | None = None) -> np.ndarray:
     """p(k | equation) [equations, topics]: every equation (ids ending in <eos>) under every θ_k, batched:
     each equation's tokens repeated once per topic, several equations a forward pass; in the precision
-    the model was trained in (`autocast_dtype`, as the train stage evaluates it)."""
+    the model was trained in (`autocast_dtype`, as the train stage evaluates it); on `device`, by
+    default the network's own (the sampler's: `sample.device`)."""
     k = thetas.shape[0]
+    device = device or str(next(net.parameters()).device)
     net.to(device).eval()
     th = torch.as_tensor(thetas, dtype=torch.float32, device=device)
     per = max(1, rows_per_batch // k)

@@ -35,6 +35,7 @@ class SampleOptions:
     seed: int
     batch_size: int
     threads: int | None
+    device: str
     only_compiling: bool
     novelty_check: int
     near_copy_ratio: float
@@ -48,6 +49,12 @@ class SampleOptions:
     def conditioned(self) -> bool:
         """A topic, mixture, words or a paper is asked for (not every topic)."""
         return self.topic is not None or bool(self.mixture) or bool(self.words) or self.paper is not None
+
+    def resolved_device(self) -> str:
+        """The torch device `sample.device` means on this machine (refused clearly when absent)."""
+        from pipeline.devices import resolve_device
+
+        return resolve_device(self.device, "sample.device")
 
     def is_request(self) -> bool:
         """A request for a few equations (printed, written to requests/) rather than the run's samples."""

@@ -35,7 +35,7 @@ def request_run(folder: RunFolder, opts: SampleOptions, tex: TexJudge) -> dict:
     t0 = time.perf_counter()
     topics = Topics.load(folder)
     reqs = requests(opts, topics)
-    gen = load_generator(folder, opts.checkpoint, tex, int(opts.grammar_depth))
+    gen = load_generator(folder, opts.checkpoint, tex, int(opts.grammar_depth), opts.resolved_device())
     prefix = gen.prefix_ids(opts.env, opts.prefix)
     eos = eos_bias(folder, opts, gen, topics, weights_file(folder, str(opts.checkpoint)))
     settings = opts.decode(eos_bias=eos["bias"])

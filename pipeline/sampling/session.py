@@ -47,7 +47,7 @@ def sample_run(folder: RunFolder, opts: SampleOptions, tex: TexJudge) -> dict:
         return {**before, "reused": True}
     topics = Topics.load(folder)
     reqs = requests(opts, topics)
-    gen = load_generator(folder, opts.checkpoint, tex, int(opts.grammar_depth))
+    gen = load_generator(folder, opts.checkpoint, tex, int(opts.grammar_depth), opts.resolved_device())
     prefix = gen.prefix_ids(opts.env, opts.prefix)
     eos = eos_bias(folder, opts, gen, topics, weights_file(folder, str(opts.checkpoint)))
     settings = opts.decode(eos_bias=eos["bias"])
@@ -101,14 +101,16 @@ def weights_file(folder: RunFolder, checkpoint: str) -> Path:
             folder.path("last_checkpoint") if checkpoint == "last" else Path(checkpoint))
 
 
-def load_generator(folder: RunFolder, checkpoint: str, tex: TexJudge, depth: int) -> Generator:
+def load_generator(folder: RunFolder, checkpoint: str, tex: TexJudge, depth: int, device: str = "cpu") -> Generator:
+    """The run's sampler with the weights `checkpoint` names, on `device` (a concrete torch device:
+    pipeline/devices.py makes one of a setting)."""
     known = known_commands(tex.preamble, tex.cache_dir)
     ck = str(checkpoint)
     model_file = folder.path("model")
     if ck not in ("best", "last", str(model_file)) and not ck.endswith(".ckpt"):
         model_file = Path(ck)  # a model.pt of its own
-    gen = Generator.from_run(folder, model_file, known, preamble=tex.preamble, cache_dir=tex.cache_dir,
-                             max_depth=depth)
+    gen = Generator.from_run(folder, model_file, known, device=device, preamble=tex.preamble,
+                             cache_dir=tex.cache_dir, max_depth=depth)
     if ck == "last" or ck.endswith(".ckpt"):
         # Lightning's checkpoint of this run (made by this project's train stage): its weights only
         load_lightning_weights(gen.net, weights_file(folder, ck))
@@ -188,6 +190,7 @@ def inputs_key(folder: RunFolder, opts: SampleOptions, tex: TexJudge) -> dict:
     settings = asdict(opts)
     settings.pop("reuse", None)
     settings.pop("threads", None)
+    settings["device"] = opts.resolved_device()  # floating point differs between devices, `auto` by machine
     return {"sample": settings, "tex": tex.settings,
             # decoding code changes what is sampled (samples are cheap to redo; trained models are
             # keyed by data only)

@@ -25,6 +25,7 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     import numpy as np
     import torch
 
+    from pipeline.devices import resolve_device
     from pipeline.judge.which_field import EquationError, classify, encode, topic_prior
     from pipeline.model.conditioning import Topics
     from pipeline.sampling.session import load_generator
@@ -36,7 +37,8 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
                          "(JSON lines with `latex`, or one equation a line)")
     torch.set_num_threads(int(cfg.sample.threads or os.cpu_count() or 1))
     folder.require(*INPUTS)
-    gen = load_generator(folder, "best", tex_judge(cfg), int(cfg.sample.grammar_depth))
+    gen = load_generator(folder, "best", tex_judge(cfg), int(cfg.sample.grammar_depth),
+                         resolve_device(str(cfg.sample.device), "sample.device"))
     topics = Topics.load(folder)
     thetas = np.stack([topics.topic_theta(k) for k in range(topics.num_topics)])
     prior = topic_prior(topics.theta, topics.splits)

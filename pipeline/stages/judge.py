@@ -52,6 +52,7 @@ def settings(cfg: DictConfig):
 def run(cfg: DictConfig, folder: RunFolder) -> dict:
     import torch
 
+    from pipeline.devices import resolve_device
     from pipeline.judge.session import judge_run
     from pipeline.sampling.session import load_generator
     from pipeline.stages.sample import tex_judge
@@ -59,5 +60,6 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     torch.set_num_threads(int(cfg.judge.threads or os.cpu_count() or 1))
     judge = tex_judge(cfg)
     s = settings(cfg)
-    return judge_run(folder, s, lambda: load_generator(folder, "best", judge, int(cfg.sample.grammar_depth)),
+    device = resolve_device(str(cfg.sample.device), "sample.device")
+    return judge_run(folder, s, lambda: load_generator(folder, "best", judge, int(cfg.sample.grammar_depth), device),
                      reuse=bool(cfg.judge.reuse))

@@ -38,6 +38,7 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     import torch
     from hydra.utils import instantiate
 
+    from pipeline.devices import resolve_device
     from pipeline.train.evaluate import INTERVALS
     from pipeline.train.job import TrainJob, train
 
@@ -57,16 +58,8 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
                    init_from=Path(t.init_from) if t.init_from else None, fast_dev_run=bool(cfg.trainer.fast_dev_run),
                    # evaluation runs in the precision training ran in (bf16 autocast for `bf16-mixed`)
                    autocast_dtype=torch.bfloat16 if str(cfg.trainer.precision).startswith("bf16") else None,
-                   eval_device=_device(str(t.eval_device)))
+                   eval_device=resolve_device(str(t.eval_device), "train.eval_device"))
     return train(job, dm)
-
-
-def _device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
 
 
 def build_trainer(cfg: DictConfig, net, dm, out: TrainFolder, max_steps: int | None = None):
