@@ -13,18 +13,12 @@ import logging
 import os
 import time
 
-import numpy as np
-import torch
-
 from pipeline.atomic import atomic_open
-from pipeline.model.conditioning import Topics
-from pipeline.model.novelty import TrainingSet
 from pipeline.runfolder import RunFolder
-from pipeline.sampling.eos import eos_bias
 from pipeline.sampling.figures import share
 from pipeline.sampling.options import SampleOptions, TexJudge
-from pipeline.sampling.requests import label, requests
-from pipeline.sampling.session import INPUTS, load_generator, sample_row, weights_file
+from pipeline.sampling.requests import label
+from pipeline.sampling.session import INPUTS, Session, sample_row
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +27,13 @@ def request_run(folder: RunFolder, opts: SampleOptions, tex: TexJudge) -> dict:
     """Sample, judge and print the requested equations; their file under requests/ and figures."""
     folder.require(*INPUTS)
     t0 = time.perf_counter()
-    topics = Topics.load(folder)
-    reqs = requests(opts, topics)
-    gen = load_generator(folder, opts.checkpoint, tex, int(opts.grammar_depth), opts.resolved_device())
-    prefix = gen.prefix_ids(opts.env, opts.prefix)
-    eos = eos_bias(folder, opts, gen, topics, weights_file(folder, str(opts.checkpoint)))
-    settings = opts.decode(eos_bias=eos["bias"])
-    training = TrainingSet(folder.path("equations"))
+    sess = Session.load(folder, opts, tex)
+    training = sess.training
     rows: list[dict] = []
     start = 0
-    for req in reqs:
-        thetas = torch.from_numpy(np.tile(np.asarray(req["theta"], dtype=np.float32), (req["n"], 1)))
-        recs = gen.generate(thetas, settings, int(opts.batch_size), prefix, start_index=start)
-        rows += [sample_row(r, req, settings, training) for r in recs]
+    for req in sess.requests:
+        recs = sess.gen.generate(sess.thetas(req), sess.settings, int(opts.batch_size), sess.prefix, start_index=start)
+        rows += [sample_row(r, req, sess.settings, training) for r in recs]
         start += req["n"]
     tex.judge(rows)
     for r in rows:
@@ -59,7 +47,7 @@ def request_run(folder: RunFolder, opts: SampleOptions, tex: TexJudge) -> dict:
     print_request(rows)
     print(f"{len(rows)} equations, {100 * share(rows, 'compiles'):.0f}% compile -> {path}")
     return {"request": str(path), "n": len(rows), "compile_rate": share(rows, "compiles"),
-            "eos_bias": eos, "seconds": round(time.perf_counter() - t0, 1)}
+            "eos_bias": sess.eos, "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def print_request(rows: list[dict]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import torch
 from pipeline.atomic import atomic_open, read_json_or_empty, write_text
 from pipeline.fingerprint import code_fingerprint, file_sha256
 from pipeline.model.conditioning import ConditioningError, Topics
+from pipeline.model.decoder import DecodeSettings
 from pipeline.model.generation import Generator
 from pipeline.model.network import load_lightning_weights
 from pipeline.model.novelty import TrainingSet
@@ -45,19 +46,14 @@ def sample_run(folder: RunFolder, opts: SampleOptions, tex: TexJudge) -> dict:
     if opts.reuse and before.get("inputs") == inputs and all((out / f).exists() for f in before.get("files", [])):
         log.info("sample: reused %s (same model, topics and settings; sample.reuse=false samples again)", out)
         return {**before, "reused": True}
-    topics = Topics.load(folder)
-    reqs = requests(opts, topics)
-    gen = load_generator(folder, opts.checkpoint, tex, int(opts.grammar_depth), opts.resolved_device())
-    prefix = gen.prefix_ids(opts.env, opts.prefix)
-    eos = eos_bias(folder, opts, gen, topics, weights_file(folder, str(opts.checkpoint)))
-    settings = opts.decode(eos_bias=eos["bias"])
-    training = TrainingSet(folder.path("equations"))
+    sess = Session.load(folder, opts, tex)
+    topics, gen, eos, settings, training = sess.topics, sess.gen, sess.eos, sess.settings, sess.training
     rows: list[dict] = []
     partial = folder.output("samples_partial")
     start = 0
     with open(partial, "w", encoding="utf-8") as fh:
-        for req in reqs:
-            thetas = torch.from_numpy(np.tile(np.asarray(req["theta"], dtype=np.float32), (req["n"], 1)))
+        for req in sess.requests:
+            thetas = sess.thetas(req)
 
             def emit(rec, req=req) -> None:  # written as produced (without verdicts yet)
                 row = sample_row(rec, req, settings, training)
@@ -65,7 +61,7 @@ def sample_run(folder: RunFolder, opts: SampleOptions, tex: TexJudge) -> dict:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                 fh.flush()
 
-            gen.generate(thetas, settings, int(opts.batch_size), prefix, on_done=emit, start_index=start)
+            gen.generate(thetas, settings, int(opts.batch_size), sess.prefix, on_done=emit, start_index=start)
             start += req["n"]
     rows.sort(key=lambda r: r["index"])
     tex.judge(rows)
@@ -93,6 +89,34 @@ def sample_run(folder: RunFolder, opts: SampleOptions, tex: TexJudge) -> dict:
     log.info("sample: %d samples (compile rate %.3f) -> %s", len(rows), summary["samples"]["compile_rate"] or 0,
              folder.output("samples"))
     return summary
+
+
+@dataclass
+class Session:
+    """What sampling the requests of the options needs, loaded once: the topics, the requests, the
+    sampler, the forced prefix, the model's <eos> bias and the decoding settings with it, the
+    training set (novelty)."""
+    topics: Topics
+    requests: list[dict]
+    gen: Generator
+    prefix: list[int]
+    eos: dict
+    settings: DecodeSettings
+    training: TrainingSet
+
+    @classmethod
+    def load(cls, folder: RunFolder, opts: SampleOptions, tex: TexJudge) -> "Session":
+        topics = Topics.load(folder)
+        reqs = requests(opts, topics)
+        gen = load_generator(folder, opts.checkpoint, tex, int(opts.grammar_depth), opts.resolved_device())
+        prefix = gen.prefix_ids(opts.env, opts.prefix)
+        eos = eos_bias(folder, opts, gen, topics, weights_file(folder, str(opts.checkpoint)))
+        return cls(topics, reqs, gen, prefix, eos, opts.decode(eos_bias=eos["bias"]), TrainingSet(folder.path("equations")))
+
+    @staticmethod
+    def thetas(req: dict) -> torch.Tensor:
+        """The request's θ, one row per sample."""
+        return torch.from_numpy(np.tile(np.asarray(req["theta"], dtype=np.float32), (req["n"], 1)))
 
 
 def weights_file(folder: RunFolder, checkpoint: str) -> Path:
