@@ -11,7 +11,7 @@ from pipeline.dataset.splits import check_fractions, split_of
 from pipeline.dataset.streams import read_paper_index, read_split
 from pipeline.latex.tokenizer import Vocabulary, detokenize, env_token
 from pipeline.runfolder import RunFolder
-from pipeline.sources.ingest import ingest
+from pipeline.sources.merge import ingest
 from pipeline.texcheck.known import known_commands
 from tests.arxiv_files import DOC, bulk_tar, gz
 from tests.conftest import dataset_settings, ingest_settings
@@ -55,7 +55,7 @@ def prepared(tmp_path: Path) -> Path:
     members = {f"0301/{pid.replace('/', '')}.gz": gz(DOC % body) for pid, body in bodies.items()}
     tar = bulk_tar(tmp_path / "arXiv_src_0301_001.tar", members)
     out = tmp_path / "prepared"
-    ingest([tar], [], ingest_settings(), RunFolder.at(tmp_path))
+    ingest([tar], [], ingest_settings(), RunFolder.at(tmp_path).prepared)
     stats = build_dataset(RunFolder.at(tmp_path), known_commands(None, tmp_path / "cache"),
                           dataset_settings(min_count=1, split=FRACTIONS))
     (out / "build_stats.json").write_text(json.dumps(stats))

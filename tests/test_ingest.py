@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.runfolder import RunFolder
-from pipeline.sources.ingest import ingest
+from pipeline.sources.merge import ingest
 from pipeline.sources.select import Selection
 from tests.arxiv_files import DOC, bulk_tar, gz, metadata, paper_tar_gz, tar_bytes
 from tests.conftest import ingest_settings
@@ -18,13 +18,17 @@ from tests.conftest import ingest_settings
 def run_ingest(tmp_path: Path, sources, meta=(), workers: int = 1, **limits) -> tuple[dict, dict, list[dict]]:
     out = tmp_path / "prepared"
     settings = ingest_settings(workers, **limits)
-    stats = ingest(sources, meta, settings, RunFolder.at(tmp_path))
+    stats = ingest(sources, meta, settings, RunFolder.at(tmp_path).prepared)
     papers = {}
-    for shard in json.loads((out / "flat" / "index.json").read_text())["shards"]:
+    index = json.loads((out / "flat" / "index.json").read_text())
+    for shard in index["shards"]:
+        later_copies = set(index["duplicates"].get(shard, ()))  # ids an earlier unit had: not the corpus's
         with gzip.open(out / "flat" / shard, "rt") as fh:
             for line in fh:
                 rec = json.loads(line)
-                papers[rec["id"]] = rec
+                assert rec["id"] not in papers or rec["id"] in later_copies
+                if rec["id"] not in later_copies:
+                    papers[rec["id"]] = rec
     skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
     return stats, papers, skipped
 
@@ -206,7 +210,7 @@ def test_selection_filters_and_counts(tmp_path):
          "license": "NONE STATED - all rights reserved"},
     ])
     sel = Selection(categories=("hep-*",), exclude_licences=("*all rights reserved*",))
-    stats = ingest([tar], [meta], replace(ingest_settings(), selection=sel), RunFolder.at(tmp_path))
+    stats = ingest([tar], [meta], replace(ingest_settings(), selection=sel), RunFolder.at(tmp_path).prepared)
     assert stats["selection"]["before"] == 4 and stats["selection"]["after"] == 1
     assert stats["selection"]["excluded_by"] == {"categories": 2, "exclude_licences": 1}
     assert Selection(fields=("other: *",)).reject_reason({"field": "Other: Algebra"}) is None

@@ -1,7 +1,7 @@
 """Flattened papers -> papers, equations, vocabulary and memory-mappable token streams.
 
 Two steps (formats: docs/formats.md):
-1. Extraction, per paper in a worker pool, resumable per flat shard: `extracted/<key>.jsonl.gz`
+1. Extraction, per paper in a worker pool, resumable per unit: `extracted/<key>.jsonl.gz`
    holds each paper's kept equations (already tokenised), drop counts and prose.
 2. Assembly, streaming over the extracted shards twice: the first pass collects the training
    split's equations (as 64-bit hashes) and token counts; the second writes `papers.jsonl`,
@@ -103,28 +103,39 @@ def _settings_hash(settings: DatasetSettings, known: Mapping[str, int | None]) -
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
-def extract_all(folder: RunFolder, known: Mapping[str, int | None], settings: DatasetSettings) -> list[Path]:
-    """Extract every flat shard into the `extracted` folder (reusing finished shards); returns them in order."""
-    flat_dir, ext_dir = folder.output("flat"), folder.output("extracted")
+def extraction_fingerprint(flat_dir: Path, key: str, known: Mapping[str, int | None], settings: DatasetSettings) -> str:
+    """What a unit's extraction was made from: its flat manifest and the extraction settings."""
+    flat_manifest = (flat_dir / f"{key}.done.json").read_text()
+    return hashlib.sha1((flat_manifest + _settings_hash(settings, known)).encode()).hexdigest()[:16]
+
+
+def is_extracted(flat_dir: Path, ext_dir: Path, key: str, known: Mapping[str, int | None], settings: DatasetSettings) -> bool:
+    manifest, target = ext_dir / f"{key}.done.json", ext_dir / f"{key}.jsonl.gz"
+    try:
+        done = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return False
+    return done.get("fingerprint") == extraction_fingerprint(flat_dir, key, known, settings) and target.exists()
+
+
+def extract_units(flat_dir: Path, ext_dir: Path, keys: list[str], known: Mapping[str, int | None],
+                  settings: DatasetSettings) -> list[Path]:
+    """Extract the units `keys` of one shard folder (reusing finished ones); returns their files in order."""
     ext_dir.mkdir(parents=True, exist_ok=True)
-    shards = json.loads(folder.output("flat_index").read_text())["shards"]
-    shash = _settings_hash(settings, known)
     todo, done_paths = [], []
-    for name in shards:
-        key = name.split(".", 1)[0]
-        flat_manifest = (flat_dir / f"{key}.done.json").read_text()
-        fp = hashlib.sha1((flat_manifest + shash).encode()).hexdigest()[:16]
+    for key in keys:
         target = ext_dir / f"{key}.jsonl.gz"
-        manifest = ext_dir / f"{key}.done.json"
         done_paths.append(target)
-        if manifest.exists() and json.loads(manifest.read_text()).get("fingerprint") == fp and target.exists():
+        if is_extracted(flat_dir, ext_dir, key, known, settings):
             continue
-        todo.append((flat_dir / name, target, manifest, fp, json.loads(flat_manifest)["stats"]["flattened"]))
-    for path in ext_dir.iterdir():  # shards of papers no longer in the corpus
-        if path.name.split(".", 1)[0] not in {p.name.split(".", 1)[0] for p in done_paths}:
+        fp = extraction_fingerprint(flat_dir, key, known, settings)
+        n = sum(c in ("ok", "okf") for _, c, *_ in json.loads((flat_dir / f"{key}.done.json").read_text())["items"])
+        todo.append((flat_dir / f"{key}.jsonl.gz", target, ext_dir / f"{key}.done.json", fp, n))
+    for path in ext_dir.iterdir():  # units no longer in this shard
+        if path.name.split(".", 1)[0] not in set(keys):
             path.unlink()
     if not todo:
-        log.info("extraction: all %d shards already done, reused", len(shards))
+        log.info("extraction: all %d units already done, reused", len(keys))
         return done_paths
 
     import functools
@@ -157,11 +168,14 @@ def _eq_hash(latex: str) -> int:
     return int.from_bytes(hashlib.blake2b(latex.encode(), digest_size=8).digest(), "big")
 
 
-def _papers(shards: list[Path]) -> Iterator[dict]:
+def _papers(shards: list[Path], skip: Mapping[Path, frozenset[str]]) -> Iterator[dict]:
     for shard in shards:
+        drop = skip.get(shard, frozenset())
         with gzip.open(shard, "rt", encoding="utf-8") as fh:
             for line in fh:
-                yield json.loads(line)
+                paper = json.loads(line)
+                if paper["id"] not in drop:
+                    yield paper
 
 
 def _group(paper: dict, groups: Mapping[str, tuple[str, ...]]) -> str:
@@ -174,15 +188,19 @@ def _group(paper: dict, groups: Mapping[str, tuple[str, ...]]) -> str:
     return "arxiv:other"
 
 
-def assemble(shards: list[Path], folder: RunFolder, settings: DatasetSettings) -> dict:
-    """Write papers.jsonl, equations.jsonl, vocab.json and tokens/; returns the stats."""
+def assemble(shards: list[Path], folder: RunFolder, settings: DatasetSettings,
+             skip: Mapping[Path, frozenset[str]] | None = None) -> dict:
+    """Write papers.jsonl, equations.jsonl, vocab.json and tokens/ from the extracted `shards` (in source
+    order), leaving out the paper ids `skip` names for a shard (copies of papers an earlier unit had);
+    returns the stats."""
+    skip = skip or {}
     from pipeline.latex.equations import DISPLAY_ENVS
     from pipeline.latex.tokenizer import Vocabulary, env_token
 
     train_hashes: set[int] = set()
     counts: Counter = Counter()
     envs: Counter = Counter()
-    for paper in _papers(shards):
+    for paper in _papers(shards, skip):
         if paper["split"] == "train":
             for eq in paper["equations"]:
                 train_hashes.add(_eq_hash(eq["latex"]))
@@ -211,7 +229,7 @@ def assemble(shards: list[Path], folder: RunFolder, settings: DatasetSettings) -
     split_counts: dict[str, Counter] = {s: Counter() for s in SPLITS}
     unk = vocab.unk_id
     with files, atomic_open(folder.output("papers")) as pf, atomic_open(folder.output("equations")) as ef:
-        for paper in _papers(shards):
+        for paper in _papers(shards, skip):
             split = paper["split"]
             paper_ids.append(paper["id"])
             kept = []
@@ -305,24 +323,36 @@ ASSEMBLED = ("papers", "equations", "vocab", "tokens_meta")
 
 
 def build_dataset(folder: RunFolder, known: Mapping[str, int | None], settings: DatasetSettings) -> dict:
-    """Extract (reusing finished shards) and assemble; when every shard and setting is as the last
-    assembly found them (`assemble_key` in stats.json), its files and stats are kept as they are."""
+    """Extract the units the flat index lists, each into the `extracted/` beside its flat folder (a
+    shard's own, reusing finished units: in a merge, the shards have done it), and assemble them;
+    when every unit and setting is as the last assembly found them (`assemble_key` in stats.json),
+    its files and stats are kept as they are."""
     t0 = time.perf_counter()
-    shards = extract_all(folder, known, settings)
-    key = _assemble_key(shards, settings)
+    index_path = folder.output("flat_index")
+    index = json.loads(index_path.read_text())
+    flats = [index_path.parent / name for name in index["shards"]]
+    by_folder: dict[Path, list[str]] = {}
+    for f in flats:
+        by_folder.setdefault(f.parent, []).append(f.name.split(".", 1)[0])
+    for flat_dir, keys in by_folder.items():
+        extract_units(flat_dir, flat_dir.parent / "extracted", keys, known, settings)
+    shards = [f.parent.parent / "extracted" / f.name for f in flats]
+    skip = {shards[flats.index(index_path.parent / name)]: frozenset(ids) for name, ids in index["duplicates"].items()}
+    key = _assemble_key(shards, settings, index["duplicates"])
     before = _read_stats(folder.output("prepare_stats")).get("extract", {})
     if before.get("assemble_key") == key and all(folder.output(f).exists() for f in ASSEMBLED):
-        log.info("extraction: shards and settings unchanged: papers.jsonl, equations.jsonl, vocabulary and "
+        log.info("extraction: units and settings unchanged: papers.jsonl, equations.jsonl, vocabulary and "
                  "token streams reused")
         return {**before, "reused": True}
-    stats = assemble(shards, folder, settings)
+    stats = assemble(shards, folder, settings, skip)
     stats["assemble_key"] = key
     stats["seconds"] = round(time.perf_counter() - t0, 2)
     return stats
 
 
-def _assemble_key(shards: list[Path], settings: DatasetSettings) -> str:
+def _assemble_key(shards: list[Path], settings: DatasetSettings, duplicates: dict) -> str:
     h = hashlib.sha1(code_fingerprint("dataset/*.py", "latex/tokenizer.py", "latex/equations.py").encode())
+    h.update(json.dumps(duplicates, sort_keys=True).encode())
     for p in shards:
         h.update(p.name.encode() + (p.parent / p.name.replace(".jsonl.gz", ".done.json")).read_bytes())
     # how many workers did the work does not change what was made
