@@ -136,12 +136,36 @@ def test_batches_group_lengths_and_resume_where_they_stopped():
     assert list(s) == first[20:] and list(s) == first  # `start` applies once
 
 
+@pytest.mark.parametrize("world", [2, 3])
+def test_processes_split_the_global_batches_one_process_would_see(world):
+    lengths = np.random.default_rng(1).integers(3, 80, 1001)
+    one = LengthBucketBatchSampler(lengths, 8 * world, 5, seed=7, shuffle=True)
+    ranks = [LengthBucketBatchSampler(lengths, 8, 5, seed=7, shuffle=True, world=world, rank=r) for r in range(world)]
+    for s in [one, *ranks]:
+        s.set_epoch(2)
+    parts = [list(s) for s in ranks]
+    assert len({len(p) for p in parts}) == 1 and all(len(p) == len(s) for p, s in zip(parts, ranks))  # in step
+    glued = [sum((p[i] for p in parts), []) for i in range(len(parts[0]))]
+    whole = [b for b in list(one) if len(b) >= world]
+    assert glued == whole  # the same global batches, in the same order
+    assert all(len(p[i]) >= 1 for p in parts for i in range(len(p)))
+    assert max(abs(len(parts[0][i]) - len(parts[-1][i])) for i in range(len(parts[0]))) <= 1
+    for s in ranks:  # a resumed position means the same on every process
+        s.set_epoch(2)
+        s.start = 5
+    assert [list(s) for s in ranks] == [p[5:] for p in parts]
+    # evaluation batches are not split: every process scores the whole split
+    ev = LengthBucketBatchSampler(lengths, 32, 5, seed=7, shuffle=False, world=world, rank=world - 1)
+    assert sorted(i for b in ev for i in b) == list(range(1001)) and len(ev) == len(list(ev))
+
+
 def test_collate_shifts_by_one_and_pads():
     items = [(np.array([5, 9, 9, 3]), np.full(3, 1 / 3, np.float32)), (np.array([6, 3]), np.full(3, 1 / 3, np.float32))]
     b = collate(items, bos_id=2, pad_id=0)
     assert b["inputs"].tolist() == [[2, 5, 9, 9], [2, 6, 0, 0]]
     assert b["targets"].tolist() == [[5, 9, 9, 3], [6, 3, 0, 0]]
     assert b["theta"].shape == (2, 3)
+    assert b["n_tokens"] == int((b["targets"] != 0).sum()) == 6  # counted on the host
 
 
 def test_scores_and_intervals():

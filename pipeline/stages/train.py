@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.errors import StageError
 from pipeline.runfolder import RunFolder, TrainFolder
 
 # What the stage reads (pipeline/runfolder.py names each file and the stage that writes it).
@@ -38,12 +39,17 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     import torch
     from hydra.utils import instantiate
 
-    from pipeline.devices import resolve_device
+    from pipeline.devices import launched_rank, resolve_device
     from pipeline.train.evaluate import INTERVALS
     from pipeline.train.job import TrainJob, train
 
     t = cfg.train
-    torch.set_num_threads(int(t.threads or os.cpu_count() or 1))
+    local = _count(cfg.trainer.get("devices")) if cfg.trainer.get("strategy") else 1  # processes on this machine
+    if local * _count(cfg.trainer.get("num_nodes")) > 1 and (t.ablation or t.evaluate_only):
+        raise StageError(f"train.{'ablation' if t.ablation else 'evaluate_only'}=true runs in one process: "
+                         "leave out trainer=ddp (or set trainer.devices=1) for it")
+    # the processes of one machine share its cores
+    torch.set_num_threads(max(1, int(t.threads or os.cpu_count() or 1) // local))
     folder.require(*INPUTS)
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     dm = instantiate(cfg.datamodule)
@@ -58,8 +64,20 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
                    init_from=Path(t.init_from) if t.init_from else None, fast_dev_run=bool(cfg.trainer.fast_dev_run),
                    # evaluation runs in the precision training ran in (bf16 autocast for `bf16-mixed`)
                    autocast_dtype=torch.bfloat16 if str(cfg.trainer.precision).startswith("bf16") else None,
-                   eval_device=resolve_device(str(t.eval_device), "train.eval_device"))
+                   eval_device=resolve_device(str(t.eval_device), "train.eval_device"), rank=launched_rank())
     return train(job, dm)
+
+
+def _count(value: Any) -> int:
+    """devices / num_nodes as a number of processes ("auto", a list of device ids, or a number)."""
+    if isinstance(value, int):
+        return max(1, value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return max(1, int(value))
+    try:
+        return max(1, len(value))  # a list of device ids
+    except TypeError:
+        return 1
 
 
 def build_trainer(cfg: DictConfig, net, dm, out: TrainFolder, max_steps: int | None = None):

@@ -76,10 +76,19 @@ class EquationSplit(Dataset):
 
 class LengthBucketBatchSampler(Sampler[list[int]]):
     """Batches of rows of similar length (see the module docstring); `start` skips batches already
-    done in the first epoch iterated (a resumed run)."""
+    done in the first epoch iterated (a resumed run).
 
-    def __init__(self, lengths: np.ndarray, batch_size: int, bucket_batches: int, seed: int, shuffle: bool) -> None:
-        self.lengths, self.batch_size = lengths, int(batch_size)
+    With `world` processes (DDP), training batches are cut `world` times as large and process `rank`
+    takes its slice of each: every process steps through the same global batches, in the order one
+    process with `batch_size * world` would, and a resumed position means the same on all of them.
+    Evaluation batches are not split: each process scores the whole split."""
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, bucket_batches: int, seed: int, shuffle: bool,
+                 world: int = 1, rank: int = 0) -> None:
+        if not 0 <= rank < world:
+            raise ValueError(f"rank {rank} of {world} processes")
+        self.world, self.rank = int(world), int(rank)
+        self.lengths, self.batch_size = lengths, int(batch_size) * (self.world if shuffle else 1)
         self.bucket = max(1, int(bucket_batches)) * self.batch_size
         self.seed, self.shuffle = int(seed), shuffle
         self.epoch = 0
@@ -104,19 +113,28 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
             chunk = perm[b : b + self.bucket]
             chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
             out += [chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
+        # split over processes, each must get a row of every batch (they step together)
+        out = [b for b in out if len(b) >= self.world]
         return [out[i] for i in rng.permutation(len(out))]
 
     def __iter__(self) -> Iterator[list[int]]:
         start, self.start = self.start, 0
-        yield from self.batches(self.epoch)[start:]
+        for batch in self.batches(self.epoch)[start:]:
+            if self.world == 1 or not self.shuffle:
+                yield batch
+            else:  # contiguous slices of a length-sorted batch: the processes' batches are alike in length
+                yield np.array_split(np.asarray(batch), self.world)[self.rank].tolist()
 
     def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
+        n = len(self.lengths) // self.batch_size
+        # a last, smaller batch; split over processes, each must get a row (they step together)
+        rest = len(self.lengths) - n * self.batch_size
+        return n + (rest >= (self.world if self.shuffle else 1))
 
 
-def collate(items: list[tuple[np.ndarray, np.ndarray]], bos_id: int, pad_id: int) -> dict[str, torch.Tensor]:
-    """inputs [B, T] = <bos> + row[:-1], targets [B, T] = row, padded; θ [B, K]; body characters
-    are not known here (evaluation reads them from equations.jsonl)."""
+def collate(items: list[tuple[np.ndarray, np.ndarray]], bos_id: int, pad_id: int) -> dict[str, Any]:
+    """inputs [B, T] = <bos> + row[:-1], targets [B, T] = row, padded; θ [B, K]; n_tokens, the targets
+    that are not padding; body characters are not known here (evaluation reads them from equations.jsonl)."""
     t = max(len(ids) for ids, _ in items)
     inputs = torch.full((len(items), t), pad_id, dtype=torch.long)
     targets = torch.full((len(items), t), pad_id, dtype=torch.long)
@@ -126,14 +144,15 @@ def collate(items: list[tuple[np.ndarray, np.ndarray]], bos_id: int, pad_id: int
         inputs[i, 1 : len(row)] = row[:-1]
         targets[i, : len(row)] = row
     theta = torch.from_numpy(np.stack([th for _, th in items]))
-    return {"inputs": inputs, "targets": targets, "theta": theta}
+    # scored tokens, counted here on the host: the training step then needs no device-to-host sync
+    return {"inputs": inputs, "targets": targets, "theta": theta, "n_tokens": sum(len(ids) for ids, _ in items)}
 
 
 class _Collate:
     def __init__(self, bos_id: int, pad_id: int) -> None:
         self.bos_id, self.pad_id = bos_id, pad_id
 
-    def __call__(self, items: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, torch.Tensor]:
+    def __call__(self, items: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
         return collate(items, self.bos_id, self.pad_id)
 
 
@@ -164,15 +183,19 @@ class EquationDataModule(pl.LightningDataModule):
 
     def _loader(self, name: str, train: bool) -> DataLoader:
         ds = self.split(name)
+        trainer = getattr(self, "trainer", None)  # set by Lightning; its process group is up by now
+        world, rank = (int(trainer.world_size), int(trainer.global_rank)) if trainer is not None else (1, 0)
         sampler = LengthBucketBatchSampler(ds.lengths, self.batch_size if train else self.eval_batch_size,
-                                           self.bucket_batches, self.seed, shuffle=train)
+                                           self.bucket_batches, self.seed, shuffle=train, world=world, rank=rank)
         if train:
             if self._resume is not None:
                 sampler.epoch, sampler.start = self._resume
                 self._resume = None
             self._train_sampler = sampler
+        # pinned host memory lets a GPU copy the next batch while it computes; no use on a CPU
         return DataLoader(ds, batch_sampler=sampler, collate_fn=_Collate(self.vocab.bos_id, self.vocab.pad_id),
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                          pin_memory=torch.cuda.is_available())
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True)

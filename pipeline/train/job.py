@@ -48,6 +48,7 @@ class TrainJob:
     fast_dev_run: bool = False
     autocast_dtype: torch.dtype | None = None  # evaluation runs in the precision training ran in
     eval_device: str = "cpu"     # where the held-out scores are computed
+    rank: int = 0                # a DDP process other than the first: trains, and writes nothing
 
 
 def settings_diff(a: Any, b: Any, path: str = "") -> list[str]:
@@ -62,6 +63,8 @@ def settings_diff(a: Any, b: Any, path: str = "") -> list[str]:
 
 def train(job: TrainJob, dm: Any) -> dict:
     """Train (or reuse, resume, evaluate only, ablate) and write model.pt and metrics.json."""
+    if job.rank != 0:
+        return _join(job, dm)
     out = job.run.train_output()
     out.dir.mkdir(parents=True, exist_ok=True)
     record = data_record(job.run)
@@ -139,6 +142,19 @@ def _fit(job: TrainJob, dm: Any, out: TrainFolder, record: dict) -> dict:
              "train_seconds_this_call": round(seconds, 1), "parameters": net.num_parameters(),
              "best_checkpoint": best.name}
     return evaluate_and_write(job, dm, net, out, record, extra=extra)
+
+
+def _join(job: TrainJob, dm: Any) -> dict:
+    """A DDP process beside the first: the same fit, from the checkpoint the first one resumes from.
+    Lightning starts these processes from inside the first one's `fit` (or SLURM starts all at once),
+    after it has decided what to resume and removed what a fresh start removes; nothing is written here."""
+    out = job.run.train_output()
+    before = read_json_or_empty(out.run_record)
+    resume = (job.resume and out.last_checkpoint.exists() and before.get("settings") == job.settings
+              and before.get("data") == data_record(job.run))
+    module, trainer = job.build(TopicLSTM(job.net_cfg), out, None)
+    trainer.fit(module, datamodule=dm, ckpt_path=str(out.last_checkpoint) if resume else None)
+    return {"rank": job.rank, "steps": int(trainer.global_step)}
 
 
 def stopped_early(trainer: pl.Trainer, max_steps: int) -> str | None:

@@ -42,24 +42,27 @@ class EquationLM(pl.LightningModule):
         return self.net(inputs, theta, targets)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        torch.manual_seed(self.seed * 1_000_003 + self.global_step)
+        # DDP processes draw masks of their own (rank 0 draws what one process would)
+        torch.manual_seed(self.seed * 1_000_003 + self.global_step + 7_919 * self.global_rank)
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         _, loss = self.net(batch["inputs"], batch["theta"], batch["targets"])
-        n = int((batch["targets"] != self.net.cfg.pad_id).sum())
+        n = int(batch["n_tokens"])  # counted by collate on the host: no sync with a GPU here
         self.tokens_seen += n
         self.log("train_loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=n)
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         _, loss = self.net(batch["inputs"], batch["theta"], batch["targets"])
-        n = int((batch["targets"] != self.net.cfg.pad_id).sum())
-        # token-weighted over the whole validation set (batch_size = tokens in the batch)
-        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
+        n = int(batch["n_tokens"])
+        # token-weighted over the whole validation set (batch_size = tokens in the batch); under DDP
+        # every process scores the whole set, so the mean over processes is the same figure
+        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n,
+                 sync_dist=self.trainer.world_size > 1)
 
     def on_validation_epoch_end(self) -> None:
         if (self.sample_every_validation <= 0 or self.decode is None or self.sample_thetas is None
-                or self.trainer.sanity_checking):
+                or self.trainer.sanity_checking or self.global_rank != 0):
             return
         g = torch.Generator().manual_seed(self.seed)  # its own RNG: training's stays untouched
         theta = self.sample_thetas[: self.sample_every_validation].to(self.device)

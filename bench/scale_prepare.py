@@ -1,0 +1,98 @@
+"""Prepare at 1x, 4x and 16x the shared corpora (arXiv tars and document folders), side by side.
+
+Each copy has new ids and altered content (bench/scale_copies.py). Each scale runs
+`python -m pipeline stage=prepare` in a fresh run folder, in a child process whose rusage gives the
+CPU time (all processes) and the peak resident memory of the largest process (the stage or a worker).
+Prints wall, CPU and peak memory per scale and their ratios to 1x (time per copy; memory as is).
+
+    .venv/bin/python bench/scale_prepare.py                  # 1 4 16, in /tmp/scale_bench
+    .venv/bin/python bench/scale_prepare.py --scales 1 4 --shards 2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.scale_copies import make_copies  # noqa: E402
+
+MEASURE = """
+import json, resource, subprocess, sys, time
+t = time.perf_counter()
+rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=open(sys.argv[0] + '.log', 'w')).returncode
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"rc": rc, "wall": time.perf_counter() - t, "cpu": u.ru_utime + u.ru_stime, "peak_mb": u.ru_maxrss / 1024}))
+"""
+
+
+def measure(cmd: list[str], log: Path) -> dict:
+    """Run `cmd` in a child that reports its own children's rusage (so peaks do not carry over)."""
+    out = subprocess.run([sys.executable, "-c", MEASURE.replace("sys.argv[0] + '.log'", repr(str(log))), *cmd],
+                         capture_output=True, text=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def warm_tex_cache(cache: Path) -> None:
+    from pipeline.config import compose
+    from pipeline.texcheck.known import known_commands
+    from pipeline.texcheck.preamble import Preamble
+
+    tex = compose([]).tex
+    known_commands(Preamble.from_settings(tex.preamble_file, tex.documentclass, tex.packages), cache)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scales", type=int, nargs="+", default=[1, 4, 16])
+    ap.add_argument("--work", type=Path, default=Path("/tmp/scale_bench"))
+    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    ap.add_argument("--shards", type=int, default=1, help="run the shards one after another, then the merge")
+    args = ap.parse_args()
+    t = time.perf_counter()
+    copies = make_copies(args.corpus, args.work, max(args.scales), ("arxiv", "folders"))
+    print(f"copies ready in {time.perf_counter() - t:.0f} s under {args.work / 'copies'}", flush=True)
+    common = ["stage=prepare", f"paths.outputs={args.work / 'outputs'}", "prepare.progress=false",
+              f"tex.cache_dir={args.work / 'texcache'}"]
+    py = [str(ROOT / ".venv" / "bin" / "python"), "-m", "pipeline"]
+    warm_tex_cache(args.work / "texcache")  # asked of TeX once: in no scale's time
+    rows = []
+    for s in args.scales:
+        sources = ",".join(f"{c / 'arxiv'},{c / 'folders'}" for c in copies[:s])
+        run = f"x{s}-n{args.shards}"
+        shutil.rmtree(args.work / "outputs" / run, ignore_errors=True)
+        parts = []
+        if args.shards > 1:
+            for i in range(args.shards):
+                parts.append(measure([*py, *common, f"run={run}", f"data.sources=[{sources}]", f"prepare.num_shards={args.shards}",
+                                      f"prepare.shard={i}"], args.work / f"{run}-shard{i}.log"))
+        parts.append(measure([*py, *common, f"run={run}", f"data.sources=[{sources}]", f"prepare.num_shards={args.shards}"],
+                             args.work / f"{run}.log"))
+        if any(p["rc"] for p in parts):
+            sys.exit(f"prepare failed at {s}x: see {args.work}/{run}*.log")
+        stats = json.loads((args.work / "outputs" / run / "prepared" / "stats.json").read_text())
+        row = {"scale": s, "wall": sum(p["wall"] for p in parts), "cpu": sum(p["cpu"] for p in parts),
+               "peak_mb": max(p["peak_mb"] for p in parts), "papers": stats["extract"]["papers"],
+               "equations": stats["extract"]["equations_kept"], "vocab": stats["extract"]["vocab_size"],
+               "disk_mb": sum(f.stat().st_size for f in (args.work / "outputs" / run).rglob("*") if f.is_file()) / 2**20}
+        rows.append(row)
+        print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+    base = rows[0]
+    print(f"\nprepare, {args.shards} shard(s); ratios to {base['scale']}x: time per copy, memory as is")
+    print(f"{'scale':>5} {'papers':>7} {'equations':>9} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} {'disk MB':>8} "
+          f"{'wall/copy':>9} {'cpu/copy':>8} {'peak':>6}")
+    for r in rows:
+        k = r["scale"] / base["scale"]
+        print(f"{r['scale']:>5} {r['papers']:>7} {r['equations']:>9} {r['wall']:>8.1f} {r['cpu']:>8.1f} {r['peak_mb']:>8.0f} "
+              f"{r['disk_mb']:>8.0f} {r['wall'] / base['wall'] / k:>9.2f} {r['cpu'] / base['cpu'] / k:>8.2f} "
+              f"{r['peak_mb'] / base['peak_mb']:>6.2f}")
+
+
+if __name__ == "__main__":
+    main()
