@@ -113,8 +113,10 @@ def _respell(text: str, k: int) -> str:
 def copy_prose(src: Path, dst: Path, k: int) -> None:
     """A prose file (JSON lines, .gz or not) with new ids and one word in 20 respelt."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    opener = gzip.open if src.name.endswith(".gz") else open
-    with opener(src, "rt", encoding="utf-8") as fh, opener(dst, "wt", encoding="utf-8") as out:
+    gz = src.name.endswith(".gz")
+    reader = gzip.open(src, "rt", encoding="utf-8") if gz else open(src, encoding="utf-8")
+    writer = gzip.open(dst, "wt", encoding="utf-8", compresslevel=3) if gz else open(dst, "w", encoding="utf-8")
+    with reader as fh, writer as out:
         for line in fh:
             obj = json.loads(line)
             obj["id"] = f"c{letters(k)}-{obj['id']}"

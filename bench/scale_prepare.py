@@ -70,8 +70,9 @@ def main() -> None:
         parts = []
         if args.shards > 1:
             for i in range(args.shards):
-                parts.append(measure([*py, *common, f"run={run}", f"data.sources=[{sources}]", f"prepare.num_shards={args.shards}",
-                                      f"prepare.shard={i}"], args.work / f"{run}-shard{i}.log"))
+                parts.append(measure([*py, *common, f"run={run}", f"data.sources=[{sources}]",
+                                      f"prepare.num_shards={args.shards}", f"prepare.shard={i}"],
+                                     args.work / f"{run}-shard{i}.log"))
         parts.append(measure([*py, *common, f"run={run}", f"data.sources=[{sources}]", f"prepare.num_shards={args.shards}"],
                              args.work / f"{run}.log"))
         if any(p["rc"] for p in parts):

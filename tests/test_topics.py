@@ -216,6 +216,34 @@ def test_fitting_reads_only_training_records(inputs, tmp_path):
     np.testing.assert_array_equal(m2.lda.get_topics(), model.lda.get_topics())
 
 
+def test_the_multicore_fit_keeps_labelled_records_on_their_groups_topics(inputs, tmp_path):
+    one, work = fitted(inputs, tmp_path / "one")
+    many, _ = fitted(inputs, tmp_path / "many", settings(fit_workers=2))
+    assert type(many.lda).__name__ == "LabelledLdaMulticore" and many.lda.workers == 2
+    assert many.lda.owners == one.lda.owners
+    # the same fields found: each group's topic puts that group's own words first, as the one-process fit does
+    for group, (words, _) in VOCABS.items():
+        own = set(many.normaliser(words.split()))
+        for model in (one, many):
+            k = model.lda.owners.index(group)
+            assert set(model.top_words(k, 5)) <= own, (group, model.top_words(k, 10))
+    bow = many.dictionary.doc2bow(many.normaliser("galaxy star ring lattice spin".split()))
+    _, sstats = many.lda.inference([LabelledBow(bow, "math")], collect_sstats=True)
+    k = many.lda.owners.index("math")
+    assert sstats[k].sum() > 0 and sstats[[i for i in range(3) if i != k]].sum() == 0
+
+
+def test_coherence_streams_its_texts_from_the_work_file(inputs, tmp_path):
+    model, work = fitted(inputs, tmp_path)
+    texts = Q.reference_texts(model, work.held_out("val"), 800)
+    lines = work.held_out("val").read_text().splitlines()
+    assert len(texts) == len(lines) and not isinstance(texts, list)
+    assert list(texts)[0] == model.normaliser(json.loads(lines[0])["tokens"][:800])
+    streamed = Q.coherence(model, texts)
+    held = Q.coherence(model, [list(t) for t in texts])
+    assert streamed == held and streamed["texts"] == len(lines)
+
+
 def test_unlabelled_records_are_fitted_on_only_when_asked(inputs, tmp_path):
     none = prepare_documents(inputs, WorkFiles(tmp_path / "n"), settings())["documents"]
     some = prepare_documents(inputs, WorkFiles(tmp_path / "s"), settings(unlabelled_share=1.0))["documents"]

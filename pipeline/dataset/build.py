@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import time
+from array import array
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
@@ -168,6 +169,11 @@ def _eq_hash(latex: str) -> int:
     return int.from_bytes(hashlib.blake2b(latex.encode(), digest_size=8).digest(), "big")
 
 
+def _in_sorted(values: np.ndarray, x: int) -> bool:
+    i = int(np.searchsorted(values, np.uint64(x)))
+    return i < len(values) and int(values[i]) == x
+
+
 def _papers(shards: list[Path], skip: Mapping[Path, frozenset[str]]) -> Iterator[dict]:
     for shard in shards:
         drop = skip.get(shard, frozenset())
@@ -197,15 +203,18 @@ def assemble(shards: list[Path], folder: RunFolder, settings: DatasetSettings,
     from pipeline.latex.equations import DISPLAY_ENVS
     from pipeline.latex.tokenizer import Vocabulary, env_token
 
-    train_hashes: set[int] = set()
+    # Memory per equation or paper is a few bytes in arrays, never a Python object (docs/scale.md).
+    hashes = array("Q")
     counts: Counter = Counter()
     envs: Counter = Counter()
     for paper in _papers(shards, skip):
         if paper["split"] == "train":
             for eq in paper["equations"]:
-                train_hashes.add(_eq_hash(eq["latex"]))
+                hashes.append(_eq_hash(eq["latex"]))
                 counts.update(eq["tokens"])
                 envs[env_token(eq["env"], eq["env_arg"])] += 1
+    train_hashes = np.unique(np.frombuffer(hashes, dtype=np.uint64))  # sorted: membership by bisection
+    del hashes
     kept_tokens = sorted((t for t, c in counts.items() if c >= settings.min_count), key=lambda t: (-counts[t], t))
     # Every display environment has its token whatever min_count says (the sampler may be asked for
     # any); alignat's column counts as the training equations use them.
@@ -218,9 +227,11 @@ def assemble(shards: list[Path], folder: RunFolder, settings: DatasetSettings,
     tokens.dir.mkdir(exist_ok=True)
     files = ExitStack()
     bins = {s: files.enter_context(atomic_open(tokens.ids(s), "wb")) for s in SPLITS}
-    offsets: dict[str, list[int]] = {s: [0] for s in SPLITS}
-    paper_of_row: dict[str, list[int]] = {s: [] for s in SPLITS}  # row -> paper's line in papers.jsonl
-    paper_ids: list[str] = []
+    offsets = {s: array("q", [0]) for s in SPLITS}
+    paper_of_row = {s: array("i") for s in SPLITS}  # row -> paper's line in papers.jsonl
+    n_papers = 0
+    ids_file = files.enter_context(atomic_open(tokens.paper_ids))
+    ids_file.write("[")  # a JSON list, written as it goes (the same bytes json.dumps(list) gives)
     stats: Counter = Counter()
     dropped: Counter = Counter()
     undefined: Counter = Counter()
@@ -229,12 +240,14 @@ def assemble(shards: list[Path], folder: RunFolder, settings: DatasetSettings,
     split_counts: dict[str, Counter] = {s: Counter() for s in SPLITS}
     unk = vocab.unk_id
     with files, atomic_open(folder.output("papers")) as pf, atomic_open(folder.output("equations")) as ef:
+        files.callback(lambda: ids_file.write("]"))  # runs before the files close (last in, first out)
         for paper in _papers(shards, skip):
             split = paper["split"]
-            paper_ids.append(paper["id"])
+            ids_file.write((", " if n_papers else "") + json.dumps(paper["id"]))
+            n_papers += 1
             kept = []
             for eq in paper["equations"]:
-                if split != "train" and _eq_hash(eq["latex"]) in train_hashes:
+                if split != "train" and _in_sorted(train_hashes, _eq_hash(eq["latex"])):
                     dropped["in_train_split"] += 1
                     continue
                 kept.append(eq)
@@ -244,7 +257,7 @@ def assemble(shards: list[Path], folder: RunFolder, settings: DatasetSettings,
                 row = len(offsets[split]) - 1
                 bins[split].write(np.asarray(ids, dtype=dtype).tobytes())
                 offsets[split].append(offsets[split][-1] + len(ids))
-                paper_of_row[split].append(len(paper_ids) - 1)
+                paper_of_row[split].append(n_papers - 1)
                 split_counts[split]["tokens"] += len(body)
                 split_counts[split]["unk"] += sum(1 for i in ids if i == unk)
                 ef.write(json.dumps({"paper_id": paper["id"], "split": split, "row": row, "env": eq["env"],
@@ -279,7 +292,6 @@ def assemble(shards: list[Path], folder: RunFolder, settings: DatasetSettings,
             np.save(fh, np.asarray(offsets[s], dtype=np.int64))
         with atomic_open(tokens.papers(s), "wb") as fh:
             np.save(fh, np.asarray(paper_of_row[s], dtype=np.int32))
-    write_text(tokens.paper_ids, json.dumps(paper_ids))
     meta = {"format_version": FORMAT_VERSION, "dtype": np.dtype(dtype).name, "eos_id": vocab.eos_id,
             "vocab_size": len(vocab), "splits": {s: dict(split_counts[s]) for s in SPLITS}}
     write_text(tokens.meta, json.dumps(meta, indent=1))

@@ -4,17 +4,20 @@ Units are ingested on their own (ingest.py), in one process or in shards on many
 in source order: an id already seen in an earlier unit is a duplicate (its flattened copy, if any,
 is listed in the flat index's `duplicates` and never extracted into the dataset), and the counts,
 `skipped.jsonl` and the flat index are made, so one unsharded run and any sharding of it give the
-same files. Memory: one 8-byte hash per paper id.
+same files. Memory: 8-byte hashes and a flag per paper id, in arrays; one unit's manifest at a time.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from array import array
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterable
+
+import numpy as np
 
 from pipeline.atomic import atomic_open, write_bytes, write_text
 from pipeline.skips import REASONS
@@ -38,8 +41,8 @@ def write_shard_manifest(place: ShardPlace, done: dict) -> None:
 
 
 def gather_units(units: list[Unit], prepared: Path, num_shards: int, config_hash: str,
-                 unit_ready: Callable[[ShardPlace, str], bool] | None = None) -> tuple[list[tuple[dict, Path]], dict]:
-    """Every unit's done manifest and flat folder, in source order, from the shard it hashes to, plus a
+                 unit_ready: Callable[[ShardPlace, str], bool] | None = None) -> tuple[list[tuple[str, Path]], dict]:
+    """Every unit's key and flat folder, in source order, from the shard it hashes to, plus a
     summary of the shard manifests (metadata, units reused, seconds); raises ShardsNotReady naming each
     shard that lacks its manifest or a current unit (`unit_ready`: a further check, e.g. extraction)."""
     places = [ShardPlace.of(prepared, i, num_shards) for i in range(num_shards)]
@@ -71,7 +74,7 @@ def gather_units(units: list[Unit], prepared: Path, num_shards: int, config_hash
                 or (unit_ready is not None and not unit_ready(place, unit.key))):
             stale.add(place.shard)
             continue
-        manifests.append((m, place.flat))
+        manifests.append((unit.key, place.flat))
     if stale:
         raise ShardsNotReady(sorted(stale), num_shards)
     return manifests, summary
@@ -94,16 +97,34 @@ def _id_hash(pid: str) -> int:
     return int.from_bytes(hashlib.blake2b(pid.encode(), digest_size=8).digest(), "big")
 
 
-def merge_units(manifests: list[tuple[dict, Path]], metadata: dict, selection: Selection, skipped_out: Path,
+def _manifest(flat_dir: Path, key: str) -> dict:
+    return json.loads((flat_dir / f"{key}.done.json").read_text())
+
+
+def _first_occurrences(units: list[tuple[str, Path]]) -> np.ndarray:
+    """For every entry with an id, in source order: is it the first with that id? Two passes over the
+    manifests and 8-byte hashes sorted in an array: memory per paper is a few bytes, not an object."""
+    hashes = array("Q")
+    for key, flat_dir in units:
+        hashes.extend(_id_hash(pid) for pid, *_ in _manifest(flat_dir, key)["items"] if pid is not None)
+    first = np.zeros(len(hashes), dtype=bool)
+    if len(hashes):
+        _, index = np.unique(np.frombuffer(hashes, dtype=np.uint64), return_index=True)
+        first[index] = True
+    return first
+
+
+def merge_units(units: list[tuple[str, Path]], metadata: dict, selection: Selection, skipped_out: Path,
                 index_out: Path) -> dict:
-    """`manifests`: each unit's done manifest and its flat folder, in source order; `metadata`: a shard
-    manifest's metadata part (every shard reads the same files). Writes `skipped_out` and `index_out`
-    and returns ingest's stats."""
+    """`units`: each unit's key and flat folder, in source order (their done manifests are read one at a
+    time); `metadata`: a shard manifest's metadata part (every shard reads the same files). Writes
+    `skipped_out` and `index_out` and returns ingest's stats."""
     total: Counter = Counter()
     skipped: Counter = Counter()
     excluded: Counter = Counter()
     by_kind: dict[str, Counter] = {}
-    seen: set[int] = set()
+    first = _first_occurrences(units)
+    j = 0  # entries with an id so far
     with_meta = 0
     duplicates: dict[str, list[str]] = {}
     shard_files: list[str] = []
@@ -111,28 +132,25 @@ def merge_units(manifests: list[tuple[dict, Path]], metadata: dict, selection: S
     with atomic_open(skipped_out) as fh:
         for where, why in metadata.get("bad_lines") or []:
             fh.write(skip_line(None, where, "bad_metadata_line", why) + "\n")
-        for m, flat_dir in manifests:
-            name = os.path.relpath(flat_dir / f"{m['key']}.jsonl.gz", index_out.parent)
+        for key, flat_dir in units:
+            m = _manifest(flat_dir, key)
+            name = os.path.relpath(flat_dir / f"{key}.jsonl.gz", index_out.parent)
             shard_files.append(name)
             kind = by_kind.setdefault(m["kind"], Counter())
             later: list[str] = []
             for pid, code, has_meta, source in m["items"]:
+                later_line = None
                 if pid is not None:
                     total["found"] += 1
                     kind["found"] += 1
-                    h = _id_hash(pid)
-                    if h in seen and code != "b:duplicate_id":  # repeated inside the unit: already a skip
+                    if first[j]:
+                        with_meta += bool(has_meta)
+                    elif code != "b:duplicate_id":  # an earlier unit had it (inside one unit: already a skip)
                         if code in ("ok", "okf"):
                             later.append(pid)
                         code = "b:duplicate_id"
                         later_line = skip_line(pid, source, "duplicate_id", "")
-                    else:
-                        later_line = None
-                        if h not in seen:
-                            seen.add(h)
-                            with_meta += bool(has_meta)
-                else:
-                    later_line = None
+                    j += 1
                 what, _, reason = code.partition(":")
                 if what in ("ok", "okf"):
                     total["selected"] += 1
@@ -150,10 +168,10 @@ def merge_units(manifests: list[tuple[dict, Path]], metadata: dict, selection: S
                         kind["selected"] += 1
                 if later_line is not None:
                     fh.write(later_line + "\n")
-            unit_skips = flat_dir / f"{m['key']}.skipped.jsonl"
-            fh.write(unit_skips.read_text(encoding="utf-8"))
+            fh.write((flat_dir / f"{key}.skipped.jsonl").read_text(encoding="utf-8"))
             if later:
                 duplicates[name] = later
+    n_ids = int(first.sum())
     index = {"format_version": FORMAT_VERSION, "shards": shard_files, "duplicates": duplicates}
     write_bytes(index_out, json.dumps(index, indent=1).encode())
     if metadata.get("bad_lines"):
@@ -176,6 +194,6 @@ def merge_units(manifests: list[tuple[dict, Path]], metadata: dict, selection: S
         "by_source_kind": {k: {f: v[f] for f in ("found", "selected", "flattened", "skipped")} for k, v in by_kind.items()},
         "metadata": {"files": metadata.get("files") or [], "lines_read": metadata.get("lines_read", 0),
                      "papers_with_metadata": with_meta, "bad_lines": len(metadata.get("bad_lines") or []),
-                     "paper_ids": len(seen), "fraction": round(with_meta / len(seen), 4) if seen else None},
-        "units": len(manifests),
+                     "paper_ids": n_ids, "fraction": round(with_meta / n_ids, 4) if n_ids else None},
+        "units": len(units),
     }

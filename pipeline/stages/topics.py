@@ -27,6 +27,9 @@ def settings(t: DictConfig) -> FitSettings:
     from pipeline.topics.corpus import TextSettings
     from pipeline.topics.fit import FitSettings
 
+    if int(t.fit_workers) > 1 and str(t.alpha) == "auto":
+        raise ValueError("topics.alpha=auto is not available with topics.fit_workers > 1 (gensim's LdaMulticore): "
+                         "use topics.fit_workers=1 or another topics.alpha")
     return FitSettings(
         num_topics=int(t.num_topics), passes=int(t.passes), iterations=int(t.iterations), chunksize=int(t.chunksize),
         decay=float(t.decay), offset=float(t.offset), alpha=t.alpha, eta=t.eta, seed=int(t.seed),
@@ -34,10 +37,12 @@ def settings(t: DictConfig) -> FitSettings:
                           use_domain_stop_words=bool(t.text.use_domain_stop_words),
                           merge_plurals=bool(t.text.merge_plurals)),
         no_below=int(t.dictionary.no_below), no_above=float(t.dictionary.no_above), keep_n=int(t.dictionary.keep_n),
+        prune_at=int(t.dictionary.prune_at),
         max_words=int(t.max_words), max_words_runs=int(t.max_words_runs), record_share=float(t.record_share),
         unlabelled_share=float(t.unlabelled_share),
         min_group_records=int(t.labels.min_records), general_topics=int(t.labels.general_topics),
-        restarts=int(t.restarts), restart_workers=int(t.restart_workers or 0), progress=bool(t.progress))
+        restarts=int(t.restarts), restart_workers=int(t.restart_workers or 0), fit_workers=max(1, int(t.fit_workers)),
+        progress=bool(t.progress))
 
 
 def naming(t: DictConfig):

@@ -26,7 +26,7 @@ from gensim.corpora import Dictionary, MmCorpus
 
 from pipeline.topics import archives
 from pipeline.topics.corpus import TextNormaliser, TextSettings, cap_tokens, plural_map
-from pipeline.topics.labelled import LabelledBow, LabelledLda, allocate
+from pipeline.topics.labelled import LabelledBow, LabelledLda, LabelledLdaMulticore, allocate
 from pipeline.topics.model import TopicModel
 from pipeline.topics.records import ProseRecord, Splits, iter_paper_records, iter_prose_file
 
@@ -49,6 +49,7 @@ class FitSettings:
     no_below: int              # keep words in at least this many training documents
     no_above: float            # ... and in at most this fraction of them
     keep_n: int
+    prune_at: int              # the dictionary under construction keeps at most this many words (memory bound)
     max_words: int             # words a training document contributes (0 = all) ...
     max_words_runs: int        # ... taken as this many evenly spaced runs
     record_share: float        # share of the prose files' training records read at all (by a hash of the id)
@@ -57,6 +58,7 @@ class FitSettings:
     general_topics: int        # topics owned by no group
     restarts: int              # fits from seeds seed..seed+restarts-1, one kept (restarts.py)
     restart_workers: int       # restarts fitted at once (processes; 0 = one per core)
+    fit_workers: int           # 1: gensim's LdaModel (reproducible); N > 1: LdaMulticore with N E-step processes
     progress: bool
 
 
@@ -173,7 +175,7 @@ def build_normaliser(work: WorkFiles, s: FitSettings) -> TextNormaliser:
 def build_corpus(work: WorkFiles, norm: TextNormaliser, s: FitSettings) -> tuple[Dictionary, dict]:
     """Dictionary of the training documents (filtered by document frequency) and their bags of words on
     disk, with each document's group; statistics."""
-    d = Dictionary(norm(x["tokens"]) for x in read_docs(work.train))
+    d = Dictionary((norm(x["tokens"]) for x in read_docs(work.train)), prune_at=s.prune_at)
     n_docs = d.num_docs
     if n_docs == 0:
         raise ValueError(f"topics: no training document has words ({', '.join(map(str, work.folder.parts[-3:]))}); "
@@ -256,7 +258,8 @@ def fit(work: WorkFiles, dictionary: Dictionary, norm: TextNormaliser, s: FitSet
     stream = LabelledStream(work, s.seed)
     counts = Counter(g for g in stream.labels if g)
     owners = allocate(counts, s.num_topics, s.min_group_records, s.general_topics)
-    glog = logging.getLogger("gensim.models.ldamodel")
+    multicore = s.fit_workers > 1
+    glog = logging.getLogger("gensim.models.ldamulticore" if multicore else "gensim.models.ldamodel")
     handler = _PassProgress(s.passes, bar_label, bar_position) if s.progress else None
     saved = (glog.level, glog.propagate)
     if handler:  # our handler only: gensim's INFO chatter stays off the console
@@ -264,10 +267,13 @@ def fit(work: WorkFiles, dictionary: Dictionary, norm: TextNormaliser, s: FitSet
         glog.setLevel(logging.INFO)
         glog.propagate = False
     try:
-        lda = LabelledLda(corpus=stream, id2word=dictionary, num_topics=s.num_topics, passes=s.passes,
-                          iterations=s.iterations, chunksize=s.chunksize, decay=s.decay, offset=s.offset,
-                          alpha=s.alpha, eta=s.eta, random_state=s.seed, eval_every=None, update_every=1,
-                          owners=owners)
+        common = dict(corpus=stream, id2word=dictionary, num_topics=s.num_topics, passes=s.passes,
+                      iterations=s.iterations, chunksize=s.chunksize, decay=s.decay, offset=s.offset, alpha=s.alpha,
+                      eta=s.eta, random_state=s.seed, eval_every=None, owners=owners)
+        if multicore:  # E-steps in worker processes: faster on many cores, not bit-reproducible
+            lda = LabelledLdaMulticore(workers=s.fit_workers, **common)
+        else:
+            lda = LabelledLda(update_every=1, **common)
     finally:
         if handler:
             handler.close()

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from gensim.models import LdaModel
+from gensim.models import LdaModel, LdaMulticore
 
 
 class LabelledBow(list):
@@ -32,9 +32,10 @@ class LabelledBow(list):
         self.label = label
 
 
-class LabelledLda(LdaModel):
-    """gensim's LdaModel whose E-step keeps each labelled record on its group's topics (module docstring).
-    `owners[k]` is the group topic k is set aside for (None: any record may use it)."""
+class _Labelled:
+    """The E-step that keeps each labelled record on its group's topics (module docstring), over gensim's
+    LdaModel or LdaMulticore (whose worker processes run this same `inference`). `owners[k]` is the group
+    topic k is set aside for (None: any record may use it)."""
 
     def __init__(self, *args, owners: Sequence[str | None] = (), **kwargs) -> None:
         self.owners = list(owners)
@@ -64,6 +65,15 @@ class LabelledLda(LdaModel):
             if collect_sstats:
                 sstats += s
         return gamma, sstats
+
+
+class LabelledLda(_Labelled, LdaModel):
+    """Labelled LDA on gensim's LdaModel: one process, bit-reproducible from its seed."""
+
+
+class LabelledLdaMulticore(_Labelled, LdaMulticore):
+    """Labelled LDA on gensim's LdaMulticore: E-steps in `workers` processes (faster with many cores; the
+    order in which workers' statistics arrive makes it not bit-reproducible)."""
 
 
 def allocate(counts: Mapping[str, int], num_topics: int, min_records: int, general: int = 0) -> list[str | None]:

@@ -2,7 +2,8 @@
 
 Coherence (reported, not chosen by): the mean over topics of gensim's c_npmi of each topic's top 10
 words, with gensim's default sliding window for c_npmi (10 tokens), counted on a reference corpus = the
-validation records' words passed through the model's own text normaliser (the tokens the model sees;
+validation records' words passed through the model's own text normaliser (the tokens the model sees; streamed
+from the work file, one text in memory at a time;
 words outside the dictionary stay in the text, so windows are not narrowed by vocabulary filtering). A topic whose
 score is not finite (some top word never occurs in the reference texts) is counted in
 `undefined_topics` and left out of the mean, never averaged in as NaN or infinity.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from gensim.models import CoherenceModel
@@ -20,21 +21,44 @@ from pipeline.topics.corpus import cap_tokens
 from pipeline.topics.model import TopicModel
 
 
-def reference_texts(model: TopicModel, docs: Path, max_words: int) -> list[list[str]]:
-    """Held-out records (a work file of fit.py) as model tokens, each at most max_words (held in memory:
-    coherence reads them several times)."""
-    from pipeline.topics.fit import read_docs
+class ReferenceTexts:
+    """Held-out records (a work file of fit.py) as model tokens, each at most max_words, read from the file
+    at each pass: memory holds one text at a time, however many records there are."""
 
-    return [model.normaliser(cap_tokens(d["tokens"], max_words)) for d in read_docs(docs)] if docs.exists() else []
+    def __init__(self, model: TopicModel, docs: Path, max_words: int) -> None:
+        self.model, self.docs, self.max_words = model, docs, max_words
+        self._len: int | None = None
+
+    def __iter__(self) -> Iterator[list[str]]:
+        from pipeline.topics.fit import read_docs
+
+        if not self.docs.exists():
+            return
+        n = 0
+        for d in read_docs(self.docs):
+            n += 1
+            yield self.model.normaliser(cap_tokens(d["tokens"], self.max_words))
+        self._len = n
+
+    def __len__(self) -> int:
+        if self._len is None:
+            self._len = sum(1 for _ in self)
+        return self._len
 
 
-def coherence(model: TopicModel, texts: Sequence[Sequence[str]], measure: str = "c_npmi",
+def reference_texts(model: TopicModel, docs: Path, max_words: int) -> ReferenceTexts:
+    return ReferenceTexts(model, docs, max_words)
+
+
+def coherence(model: TopicModel, texts: Iterable[Sequence[str]], measure: str = "c_npmi",
               topn: int = 10) -> dict:
+    """`texts`: any re-iterable of token lists (ReferenceTexts streams them from a file)."""
     topics = [model.top_words(k, topn) for k in range(model.num_topics)]
-    if not texts:
+    n_texts = len(texts) if hasattr(texts, "__len__") else sum(1 for _ in texts)
+    if not n_texts:
         return {"measure": measure, "mean": None, "per_topic": [None] * len(topics),
                 "undefined_topics": len(topics), "texts": 0}
-    cm = CoherenceModel(topics=topics, texts=[list(t) for t in texts], dictionary=model.dictionary,
+    cm = CoherenceModel(topics=topics, texts=texts, dictionary=model.dictionary,
                         coherence=measure, topn=topn, processes=1)
     with np.errstate(divide="ignore", invalid="ignore"):  # unseen words: handled just below
         per = [float(x) for x in cm.get_coherence_per_topic()]
@@ -42,16 +66,27 @@ def coherence(model: TopicModel, texts: Sequence[Sequence[str]], measure: str = 
     return {"measure": measure, "topn": topn, "window": cm.window_size,
             "mean": float(np.mean(finite)) if finite else None,
             "per_topic": [x if math.isfinite(x) else None for x in per],
-            "undefined_topics": len(per) - len(finite), "texts": len(texts)}
+            "undefined_topics": len(per) - len(finite), "texts": n_texts}
 
 
-def log_perplexity(model: TopicModel, texts: Sequence[Sequence[str]]) -> dict:
-    """gensim's per-word likelihood bound on held-out texts (higher is better); perplexity = 2^-bound."""
-    bows = [b for b in (model.dictionary.doc2bow(t) for t in texts) if b]
-    if not bows:
-        return {"per_word_bound": None, "perplexity": None}
+def log_perplexity(model: TopicModel, texts: Iterable[Sequence[str]]) -> dict:
+    """gensim's per-word likelihood bound on held-out texts (higher is better); perplexity = 2^-bound.
+    Streamed: the bound is summed document by document, as gensim's log_perplexity does for one chunk."""
+    words = 0
+
+    def bows() -> Iterator[list]:
+        nonlocal words
+        for t in texts:
+            b = model.dictionary.doc2bow(t)
+            if b:
+                words += sum(c for _, c in b)
+                yield b
+
     model.lda.random_state = np.random.RandomState(model.seed)
-    bound = float(model.lda.log_perplexity(bows))
+    total = float(model.lda.bound(bows()))
+    if not words:
+        return {"per_word_bound": None, "perplexity": None}
+    bound = total / words
     return {"per_word_bound": bound, "perplexity": float(2 ** (-bound))}
 
 
