@@ -47,7 +47,7 @@ def gather_units(units: list[Unit], prepared: Path, num_shards: int, config_hash
     shard that lacks its manifest or a current unit (`unit_ready`: a further check, e.g. extraction)."""
     places = [ShardPlace.of(prepared, i, num_shards) for i in range(num_shards)]
     stale: set[int] = set()
-    summary = {"metadata": None, "units_reused": 0, "seconds": 0.0}
+    summary = {"metadata": None, "units_reused": 0, "seconds": 0.0, "extract_seconds": 0.0}
     for place in places:
         try:
             sm = json.loads(place.manifest.read_text())
@@ -60,6 +60,7 @@ def gather_units(units: list[Unit], prepared: Path, num_shards: int, config_hash
         summary["metadata"] = summary["metadata"] or sm["metadata"]
         summary["units_reused"] += sm.get("units_reused", 0)
         summary["seconds"] += sm.get("seconds", 0.0)
+        summary["extract_seconds"] += sm.get("extract_seconds", 0.0)
     manifests = []
     for unit in units:
         place = places[shard_of(unit.key, num_shards)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -125,8 +126,10 @@ def _prepare_shard(cfg: DictConfig, units, metadata, settings: IngestSettings, k
         ds = dataset_settings(cfg)
         keys = done["units"]
         done["extracted_reused"] = all(is_extracted(place.flat, place.extracted, k, known[0], ds) for k in keys)
+        t0 = time.perf_counter()
         if keys or place.extracted.exists():
             extract_units(place.flat, place.extracted, keys, known[0], ds)
+        done["extract_seconds"] = round(time.perf_counter() - t0, 2)
         done["extracted"] = True
     write_shard_manifest(place, done)
     return done
@@ -134,8 +137,6 @@ def _prepare_shard(cfg: DictConfig, units, metadata, settings: IngestSettings, k
 
 def _merge(cfg: DictConfig, out: RunFolder, units, metadata, settings: IngestSettings, known, n: int) -> dict:
     """Everything that needs the whole corpus, from the shards' files; refuses while a shard is missing or stale."""
-    import time
-
     from pipeline.dataset.build import is_extracted
     from pipeline.sources.ingest import settings_hash
 
@@ -164,6 +165,8 @@ def _merge(cfg: DictConfig, out: RunFolder, units, metadata, settings: IngestSet
     reused = n > 1 or summary["units_reused"] == len(units)
     if known is not None:
         stats["extract"] = _extract(out, known, ds)
+        if not stats["extract"].get("reused"):  # the shards' extraction, summed, and this merge's assembly
+            stats["extract"]["seconds"] = round(stats["extract"]["seconds"] + summary["extract_seconds"], 2)
         reused = reused and stats["extract"].pop("reused", False)
     write_text(out.prepare_stats, json.dumps(stats, indent=1))
     return {**stats, "reused": bool(reused)}
