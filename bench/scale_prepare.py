@@ -73,6 +73,17 @@ def measure(cmd: list[str], log: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def print_growth(rows: list[dict]) -> None:
+    """Growth between scales, per copy: a stage with a fixed part (start-up; topics: θ of the equation
+    papers) grows linearly when these agree, though the time per copy from 1x falls."""
+    for a, b in zip(rows, rows[1:]):
+        step = (b["wall"] - a["wall"]) / (b["scale"] - a["scale"])
+        first = (rows[1]["wall"] - rows[0]["wall"]) / (rows[1]["scale"] - rows[0]["scale"])
+        cpu = (b["cpu"] - a["cpu"]) / (b["scale"] - a["scale"])
+        print(f"{a['scale']}x -> {b['scale']}x: {step:.1f} s wall and {cpu:.1f} s CPU a copy ({step / first:.2f} of the "
+              "first step)")
+
+
 def warm_tex_cache(cache: Path) -> None:
     from pipeline.config import compose
     from pipeline.texcheck.known import known_commands
@@ -120,14 +131,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
     base = rows[0]
-    # growth between scales, per copy: a stage with a fixed part (start-up; topics: θ of the equation papers)
-    # grows linearly when these agree, though the time per copy from 1x falls
-    for a, b in zip(rows, rows[1:]):
-        step = (b["wall"] - a["wall"]) / (b["scale"] - a["scale"])
-        first = (rows[1]["wall"] - rows[0]["wall"]) / (rows[1]["scale"] - rows[0]["scale"])
-        cpu = (b["cpu"] - a["cpu"]) / (b["scale"] - a["scale"])
-        print(f"{a['scale']}x -> {b['scale']}x: {step:.1f} s wall and {cpu:.1f} s CPU a copy ({step / first:.2f} of the "
-              "first step)")
+    print_growth(rows)
     print(f"\nprepare, {args.shards} shard(s); ratios to {base['scale']}x: time per copy, memory as is")
     print(f"{'scale':>5} {'papers':>7} {'equations':>9} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} {'all MB':>7} "
           f"{'disk MB':>8} {'wall/copy':>9} {'cpu/copy':>8} {'peak':>6} {'all':>6}")

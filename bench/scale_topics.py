@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.scale_copies import make_copies  # noqa: E402
-from bench.scale_prepare import measure  # noqa: E402
+from bench.scale_prepare import measure, print_growth  # noqa: E402
 
 
 def main() -> None:
@@ -60,14 +60,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
     base = rows[0]
-    # growth between scales, per copy: a stage with a fixed part (start-up; topics: θ of the equation papers)
-    # grows linearly when these agree, though the time per copy from 1x falls
-    for a, b in zip(rows, rows[1:]):
-        step = (b["wall"] - a["wall"]) / (b["scale"] - a["scale"])
-        first = (rows[1]["wall"] - rows[0]["wall"]) / (rows[1]["scale"] - rows[0]["scale"])
-        cpu = (b["cpu"] - a["cpu"]) / (b["scale"] - a["scale"])
-        print(f"{a['scale']}x -> {b['scale']}x: {step:.1f} s wall and {cpu:.1f} s CPU a copy ({step / first:.2f} of the "
-              "first step)")
+    print_growth(rows)
     print(f"\ntopics{' ' + ' '.join(args.set) if args.set else ''}; ratios to {base['scale']}x: time per copy, memory as is")
     print(f"{'scale':>5} {'docs':>7} {'vocab':>6} {'input MB':>8} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} "
           f"{'all MB':>7} {'wall/copy':>9} {'cpu/copy':>8} {'peak':>6} {'all':>6}")
