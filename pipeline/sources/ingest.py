@@ -82,7 +82,8 @@ def ingest_units(
 ) -> dict:
     """Ingest `units` into `place`'s flat folder, one file set per unit, each unit on its own: which
     ids repeat across units is the merge's to decide (merge.py), so that a shard's files do not depend
-    on what other shards hold. Returns the shard's manifest (also written to `place.manifest`)."""
+    on what other shards hold. Returns what the shard's manifest records (merge.write_shard_manifest
+    writes it once extraction is done too)."""
     t0 = time.perf_counter()
     flat_dir = place.flat
     flat_dir.mkdir(parents=True, exist_ok=True)
