@@ -41,8 +41,11 @@ class ReferenceTexts:
         self._len = n
 
     def __len__(self) -> int:
-        if self._len is None:
-            self._len = sum(1 for _ in self)
+        if self._len is None:  # one record a line: counted without normalising every text a second time
+            self._len = 0
+            if self.docs.exists():
+                with open(self.docs, "rb") as fh:
+                    self._len = sum(1 for _ in fh)
         return self._len
 
 
