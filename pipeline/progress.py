@@ -50,6 +50,10 @@ class LineProgress:
         self.n += n
         self.refresh()
 
+    def due(self) -> bool:
+        """A refresh now would write a line (what goes into it need only be computed then)."""
+        return not self.silent and time.perf_counter() - self._last >= self.interval
+
     def refresh(self) -> None:
         now = time.perf_counter()
         if not self.silent and now - self._last >= self.interval:

@@ -33,3 +33,11 @@ def test_a_bar_off_a_terminal_is_a_line_progress(capsys):
     quiet.update(5)
     quiet.close()
     assert capsys.readouterr().err == ""
+
+
+def test_a_line_is_due_only_when_its_interval_has_passed():
+    """What goes into a line (the training loss, read from a GPU) is computed only when it is due."""
+    out = io.StringIO()
+    assert LineProgress(10, "t", interval=0.0, stream=out).due()
+    assert not LineProgress(10, "t", interval=3600.0, stream=out).due()
+    assert not LineProgress(10, "t", interval=0.0, silent=True, stream=out).due()

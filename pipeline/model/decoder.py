@@ -88,26 +88,35 @@ def _filter(logits: torch.Tensor, s: DecodeSettings) -> torch.Tensor:
 
 
 def _end_means_close(logits: torch.Tensor, raw: torch.Tensor, allow: torch.Tensor, gst: dict, grammar: Grammar,
-                     eos_id: int, closing: torch.Tensor | None, floor: float) -> torch.Tensor:
+                     eos_id: int, closing: torch.Tensor | None, floor: float, look: bool = True) -> torch.Tensor:
     """Where the rules forbid <eos> (something is still open), the model's wish to end goes to the
     tokens that close what is open: <eos>'s probability is added to theirs, in proportion to their
     own. Masking alone would spread it over every legal token, and a model that wanted to stop
     would write on until the length limit closes for it. Below `floor` (a log-probability) the wish
-    is too faint to be worth the closing tokens' computation."""
-    want = ~allow[:, eos_id].to(logits.device) & (raw[:, eos_id] > floor)
-    if not want.any():
-        return logits
-    rows = torch.nonzero(want).flatten()
-    sub = {k: v[rows.to(v.device)] for k, v in gst.items()}
-    close = (closing[rows.to(closing.device)] if closing is not None else grammar.closing(sub, allow[rows.to(allow.device)]))
-    close = close.to(logits.device) & ~close[:, eos_id : eos_id + 1].to(logits.device)
-    p = raw[rows].exp()
+    is too faint to be worth the closing tokens' computation. `look`: the rows that wish are found
+    on the host and only they computed (the CPU's way); else every row is computed and `where` keeps
+    the wishing ones, with no read of the device (the same figures for those rows)."""
+    want = ~allow[:, eos_id] & (raw[:, eos_id] > floor)
+    if look:
+        if not want.any():
+            return logits
+        rows = torch.nonzero(want).flatten()
+        sub = {k: v[rows] for k, v in gst.items()}
+        close = closing[rows] if closing is not None else grammar.closing(sub, allow[rows])
+        p = raw[rows].exp()
+    else:
+        close = closing if closing is not None else grammar.closing(gst, allow)
+        p = raw.exp()
+    close = close & ~close[:, eos_id : eos_id + 1]
     q = p * close
     total = q.sum(1, keepdim=True)
     ok = total.squeeze(1) > 0
     add = torch.where(ok.unsqueeze(1), p[:, eos_id : eos_id + 1] * q / total.clamp_min(1e-30), torch.zeros_like(q))
+    moved = torch.log(p + add).clamp_min(-1e4)
+    if not look:
+        return torch.where(want.unsqueeze(1), moved, logits.float())
     out = logits.float().clone()
-    out[rows] = torch.log(p + add).clamp_min(-1e4)
+    out[rows] = moved
     return out
 
 
@@ -126,12 +135,20 @@ class PrefixError(StageError, ValueError):
 def sample(net: TopicLSTM, thetas: torch.Tensor, s: DecodeSettings, grammar: Grammar | None, batch_size: int,
            bos_id: int, eos_id: int, prefix: Sequence[int] = (), on_done: Callable[[Sampled], None] | None = None,
            device: str | torch.device = "cpu", start_index: int = 0,
-           streams: tuple[Sequence[int], Sequence[int]] | None = None) -> list[Sampled]:
+           streams: tuple[Sequence[int], Sequence[int]] | None = None, check_every: int = 1) -> list[Sampled]:
     """One sequence per θ row (`thetas` [N, K]); `prefix`: token ids every sequence starts with
     (an environment token first when it forces one). Sequence i uses RNG stream (s.seed,
     start_index + i), or (seeds[i], indices[i]) when `streams` = (seeds, indices) is given: a
-    request decoded in one batch with others then gets the equations it gets alone."""
+    request decoded in one batch with others then gets the equations it gets alone.
+
+    `check_every`: steps between the host's looks at the batch (which rows finished: hand them out,
+    refill their places). 1 is right on the CPU, where a look costs nothing. On a GPU each look
+    waits for the device to catch up, so with k > 1 the steps in between only queue work: nothing in
+    them reads the device (tests/test_decoder_device.py counts such reads). A row that finishes
+    between looks is frozen (its tokens, log-probability and rule state stop changing) and costs
+    its place until the look; the sequences drawn are the same."""
     net.eval()
+    device = torch.device(device)
     n = thetas.shape[0]
     if streams is None:
         row_seed = torch.full((n,), int(s.seed), dtype=torch.long)
@@ -142,46 +159,55 @@ def sample(net: TopicLSTM, thetas: torch.Tensor, s: DecodeSettings, grammar: Gra
         if row_seed.shape != (n,) or row_stream.shape != (n,):
             raise ValueError(f"streams: one seed and one index per θ row ({n}), got {tuple(row_seed.shape)} and "
                              f"{tuple(row_stream.shape)}")
+    row_seed, row_stream = row_seed.to(device), row_stream.to(device)
+    look_each_step = check_every <= 1
     out: list[Sampled | None] = [None] * n
     queue = list(range(n))
     if grammar is not None:
         _check_prefix(grammar, prefix)
-    # active rows
-    idx = torch.zeros(0, dtype=torch.long)
-    step = torch.zeros(0, dtype=torch.long)
-    lp = torch.zeros(0, dtype=torch.float64)
-    limited = torch.zeros(0, dtype=torch.bool)
-    buf = torch.zeros(0, s.max_len + len(prefix), dtype=torch.long)  # the tokens of the active rows
+    # the active rows, all on `device`; `ends` (host): the loop step by which each row is surely done
+    idx = torch.zeros(0, dtype=torch.long, device=device)
+    step = torch.zeros(0, dtype=torch.long, device=device)
+    lp = torch.zeros(0, dtype=torch.float64, device=device)
+    limited = torch.zeros(0, dtype=torch.bool, device=device)
+    live = torch.zeros(0, dtype=torch.bool, device=device)
+    by_eos = torch.zeros(0, dtype=torch.bool, device=device)
+    buf = torch.zeros(0, s.max_len + len(prefix), dtype=torch.long, device=device)  # the tokens of the active rows
+    ends: list[int] = []
     h = c = None
     gst = None
     theta_dev = thetas.to(device)
+    prefix_dev = torch.tensor(list(prefix), dtype=torch.long, device=device)
+    t_loop = 0
 
     def admit(k: int):
         """Start k new sequences: run <bos> and the prefix through the network and the rules."""
-        nonlocal idx, step, lp, limited, buf, h, c, gst
-        new = torch.tensor(queue[:k], dtype=torch.long)
+        nonlocal idx, step, lp, limited, live, by_eos, buf, h, c, gst
+        new = torch.tensor(queue[:k], dtype=torch.long, device=device)
         del queue[:k]
-        th = theta_dev[new.to(device)]
+        th = theta_dev[new]
         state = None
         inp = torch.full((k,), bos_id, dtype=torch.long, device=device)
         logits, state = net.step(inp, th, state)
         g = grammar.start(k) if grammar is not None else None
-        lp_new = torch.zeros(k, dtype=torch.float64)
+        lp_new = torch.zeros(k, dtype=torch.float64, device=device)
         for t in prefix:
             tok = torch.full((k,), t, dtype=torch.long, device=device)
-            lp_new += torch.log_softmax(logits.float(), -1)[:, t].double().cpu()
+            lp_new += torch.log_softmax(logits.float(), -1)[:, t].double()
             if g is not None:
-                g = grammar.advance(g, tok.to(grammar.cls.device))
+                g = grammar.advance(g, tok)
             logits, state = net.step(tok, th, state)
         nh, nc = state
         idx = torch.cat([idx, new])
-        step = torch.cat([step, torch.full((k,), len(prefix), dtype=torch.long)])
+        step = torch.cat([step, torch.full((k,), len(prefix), dtype=torch.long, device=device)])
         lp = torch.cat([lp, lp_new])
-        limited = torch.cat([limited, torch.zeros(k, dtype=torch.bool)])
-        rows = torch.zeros(k, buf.shape[1], dtype=torch.long)
-        if prefix:
-            rows[:, : len(prefix)] = torch.tensor(list(prefix))
+        limited = torch.cat([limited, torch.zeros(k, dtype=torch.bool, device=device)])
+        live = torch.cat([live, torch.ones(k, dtype=torch.bool, device=device)])
+        by_eos = torch.cat([by_eos, torch.zeros(k, dtype=torch.bool, device=device)])
+        rows = torch.zeros(k, buf.shape[1], dtype=torch.long, device=device)
+        rows[:, : len(prefix)] = prefix_dev
         buf = torch.cat([buf, rows])
+        ends.extend([t_loop + s.max_len - len(prefix)] * k)
         h = nh if h is None else torch.cat([h, nh], dim=1)
         c = nc if c is None else torch.cat([c, nc], dim=1)
         if grammar is not None:
@@ -201,39 +227,54 @@ def sample(net: TopicLSTM, thetas: torch.Tensor, s: DecodeSettings, grammar: Gra
             room = s.max_len - step
             near = room <= grammar.needed_to_close(gst) + 1 + grammar.open_margin
             closing = None
-            if near.any():
+            if not look_each_step or near.any():
                 closing = grammar.closing(gst, allow)
                 allow = torch.where(near.unsqueeze(1), closing, allow)
-                limited |= near.cpu()
-            masked = _end_means_close(masked, wish, allow, gst, grammar, eos_id, closing, s.end_wish_logprob)
-            masked = masked.masked_fill(~allow.to(masked.device), float("-inf"))
+                limited |= near & live
+            masked = _end_means_close(masked, wish, allow, gst, grammar, eos_id, closing, s.end_wish_logprob,
+                                      look=look_each_step)
+            masked = masked.masked_fill(~allow, float("-inf"))
         if s.temperature <= 0:
             tok = masked.argmax(-1)
         else:
-            probs = _filter(masked, s)
-            tok = _draw(probs.cpu(), uniform(row_seed[idx], row_stream[idx], step)).to(device)
-        lp += raw.gather(1, tok.unsqueeze(1)).squeeze(1).double().cpu()
-        tok_cpu = tok.cpu()
-        buf[torch.arange(len(idx)), step] = tok_cpu
-        step += 1
-        finished = (tok_cpu == eos_id) | (step >= s.max_len)
-        limited |= (step >= s.max_len) & (tok_cpu != eos_id)
+            tok = _draw(_filter(masked, s), uniform(row_seed[idx], row_stream[idx], step))
+        rows = torch.arange(len(idx), device=device)
+        # a finished row (between looks) keeps what it has: its tokens, log-probability, steps, rule state
+        lp += torch.where(live, raw.gather(1, tok.unsqueeze(1)).squeeze(1).double(), 0.0)
+        at = step.clamp(max=buf.shape[1] - 1)
+        buf[rows, at] = torch.where(live, tok, buf[rows, at])
+        step += live.long()
+        ended = live & ((tok == eos_id) | (step >= s.max_len))
+        limited |= ended & (tok != eos_id)
+        by_eos |= ended & (tok == eos_id)
         if grammar is not None:
-            gst = grammar.advance(gst, tok.to(grammar.cls.device))
-        logits, (h, c) = net.step(tok, theta_dev[idx.to(device)], (h, c))
+            moved = grammar.advance(gst, tok)
+            gst = moved if look_each_step else {key: torch.where(live.view(-1, *[1] * (v.dim() - 1)), v, gst[key])
+                                                for key, v in moved.items()}
+        live = live & ~ended
+        logits, (h, c) = net.step(tok, theta_dev[idx], (h, c))
+        t_loop += 1
+        if not look_each_step and t_loop % check_every and t_loop < min(ends):
+            continue
+        finished = ~live.cpu()
         if finished.any():
-            for r in torch.nonzero(finished).flatten().tolist():
-                n_tok = int(step[r]) - (1 if int(tok_cpu[r]) == eos_id else 0)
-                res = Sampled(int(idx[r]), buf[r, :n_tok].tolist(), float(lp[r]), bool(limited[r]))
+            fin = torch.nonzero(finished).flatten()
+            fin_dev = fin.to(device)
+            got = zip(fin.tolist(), idx[fin_dev].tolist(), step[fin_dev].tolist(), by_eos[fin_dev].tolist(),
+                      lp[fin_dev].tolist(), limited[fin_dev].tolist(), buf[fin_dev].tolist())
+            for _, i, n_step, eos_end, logp, lim, toks in got:
+                res = Sampled(i, toks[: n_step - (1 if eos_end else 0)], logp, lim)
                 out[res.index] = res
                 if on_done is not None:
                     on_done(res)
             keep = ~finished
+            ends = [e for e, k in zip(ends, keep.tolist()) if k]
             kd = keep.to(device)
-            idx, step, lp, limited, buf = idx[keep], step[keep], lp[keep], limited[keep], buf[keep]
+            idx, step, lp, limited, live, by_eos, buf = (idx[kd], step[kd], lp[kd], limited[kd], live[kd], by_eos[kd],
+                                                         buf[kd])
             h, c, logits = h[:, kd], c[:, kd], logits[kd]
             if grammar is not None:
-                gst = {key: v[keep.to(v.device)] for key, v in gst.items()}
+                gst = {key: v[kd] for key, v in gst.items()}
             room = batch_size - len(idx)
             if queue and room > 0:
                 more = admit(min(room, len(queue)))

@@ -91,19 +91,23 @@ class Record:
 
 
 class Generator:
-    def __init__(self, net: TopicLSTM, vocab: Vocabulary, grammar: Grammar, device: str = "cpu") -> None:
+    def __init__(self, net: TopicLSTM, vocab: Vocabulary, grammar: Grammar, device: str = "cpu",
+                 device_check_every: int = 1) -> None:
         self.net, self.vocab, self.grammar, self.device = net.to(device), vocab, grammar.to(device), device
+        # the decoder looks at its batch every step on the CPU (free there), every k steps elsewhere
+        self.check_every = 1 if torch.device(device).type == "cpu" else max(1, int(device_check_every))
 
     @classmethod
     def from_run(cls, run: RunFolder | Path, model_file: Path | None = None, known: dict | None = None,
                  device: str = "cpu", preamble=None, cache_dir: Path | None = None,
-                 max_depth: int = 24) -> "Generator":
+                 max_depth: int = 24, device_check_every: int = 1) -> "Generator":
         run = as_folder(run)
         model_file = model_file or run.path("model")
         net, data = load_model(model_file)
         check_model_matches(data, run, model_file)
         vocab = Vocabulary.load(run.path("vocab"))
-        return cls(net, vocab, Grammar(vocab, load_rules(run, known, preamble, cache_dir), max_depth), device)
+        return cls(net, vocab, Grammar(vocab, load_rules(run, known, preamble, cache_dir), max_depth), device,
+                   device_check_every)
 
     def prefix_ids(self, env: str | None, prefix: str | None) -> list[int]:
         """Token ids every sequence starts with: the forced environment's token, then the prefix's."""
@@ -143,7 +147,8 @@ class Generator:
 
         res = sample(self.net, thetas.float(), settings, self.grammar if settings.syntax else None, batch_size,
                      self.vocab.bos_id, self.vocab.eos_id, prefix=prefix, on_done=done, device=self.device,
-                     start_index=start_index, streams=streams)
+                     start_index=start_index, streams=streams,
+                     check_every=self.check_every)
         return [self.to_record(s) for s in res]
 
 

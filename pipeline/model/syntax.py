@@ -482,6 +482,9 @@ class Grammar:
         self.first_text = brace_first == self.k_text
         self.rest_text = brace_rest == self.k_text
         self.text_arg_ok = self.table[self.k_text] & (cls != C_DOLLAR) | self.lbrace | (cls == C_SPACE)
+        self.only_eos = torch.arange(len(itos)) == self.eos_id
+        self.only_rbrack = torch.arange(len(itos)) == self.rbrack_id
+        self._vocab_ids = torch.arange(len(itos))
         self._device = torch.device("cpu")
         self._build_codes()
         self.open_margin = self._measure_open_margin()
@@ -649,7 +652,7 @@ class Grammar:
                      "child", "resume", "automaton", "arg_atom", "delim_atom", "env_tokens", "amp_cap", "codes",
                      "closer_of_kind", "finish_token", "limits_ok", "limits_ids", "column", "star", "script_ok",
                      "env_arg_ok", "lbrace", "lbrack", "first_braced", "rest_braced", "first_text", "rest_text",
-                     "text_arg_ok", "bare_dim_kind", "takes_star"):
+                     "text_arg_ok", "bare_dim_kind", "takes_star", "only_eos", "only_rbrack", "_vocab_ids"):
             setattr(self, name, getattr(self, name).to(dev))
         self._device = dev
         return self
@@ -773,28 +776,20 @@ class Grammar:
             mask[:, self.amp_id] &= top[:, self.F_AMPS] < cap
         if len(self.limits_ids):  # \limits only after an operator
             mask[:, self.limits_ids] &= (top[:, self.F_OPER] > 0).unsqueeze(1)
-        text = self._text_owed(top)
-        if text.any():  # a text argument written unbraced is one text token (`\\text\\alpha` fails)
-            mask[text] &= self.text_arg_ok
+        # rows narrowed by `where`, never by boolean indexing or an `if x.any()`: on a GPU those read
+        # the device back to the host every step (the decoder steps without such reads; docs/scale.md)
+        text = self._text_owed(top)  # a text argument written unbraced is one text token (`\\text\\alpha` fails)
+        mask &= ~text.unsqueeze(1) | self.text_arg_ok
         braced = self._braced_owed(top)
-        if braced.any():
-            ok = self.env_arg_ok.unsqueeze(0) | self.lbrack.unsqueeze(0) & (top[:, self.F_OPT] > 0).unsqueeze(1)
-            ok = ok | self.star.unsqueeze(0) & self._star_may_come(top).unsqueeze(1)
-            mask[braced] &= ok[braced]
-        done_dim = self._bracket_dim_done(top)  # `\\[2pt`: only `]` now
-        if done_dim.any() and self.rbrack_id >= 0:
-            mask[done_dim] = False
-            mask[done_dim, self.rbrack_id] = True
+        ok = self.env_arg_ok.unsqueeze(0) | self.lbrack.unsqueeze(0) & (top[:, self.F_OPT] > 0).unsqueeze(1)
+        ok = ok | self.star.unsqueeze(0) & self._star_may_come(top).unsqueeze(1)
+        mask &= ~braced.unsqueeze(1) | ok
+        if self.rbrack_id >= 0:  # `\\[2pt`: only `]` now
+            mask = torch.where(self._bracket_dim_done(top).unsqueeze(1), self.only_rbrack, mask)
         empty = (d == 1) & ~st["body"]  # an empty equation is none ("Missing $ inserted")
-        if empty.any():
-            mask[empty, self.eos_id] = False
-        unstarted = d == 0
-        if unstarted.any():
-            mask[unstarted] = self.env_tokens
-        done = st["done"]
-        if done.any():
-            mask[done] = False
-            mask[done, self.eos_id] = True  # a finished sequence repeats <eos> (ignored)
+        mask[:, self.eos_id] &= ~empty
+        mask = torch.where((d == 0).unsqueeze(1), self.env_tokens, mask)  # not started: an environment first
+        mask = torch.where(st["done"].unsqueeze(1), self.only_eos, mask)  # a finished sequence repeats <eos> (ignored)
         return mask
 
     def advance(self, st: dict[str, torch.Tensor], tok: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -985,7 +980,6 @@ class Grammar:
     def closing(self, st: dict[str, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
         """The mask narrowed to tokens that close: an owed argument gets one atom, an unfinished
         dimension its shortest ending, else the innermost frame's closer (or <eos>)."""
-        B = mask.shape[0]
         top = self._top(st)
         owed = top[:, self.F_PEND] > 0
         kind = top[:, self.F_KIND]
@@ -994,16 +988,13 @@ class Grammar:
         finish = self.finish_token[kind]
         closer = torch.where(finish >= 0, finish, closer)
         closer = torch.where(self._bracket_dim_done(top), torch.full_like(closer, self.rbrack_id), closer)
-        keep = torch.zeros_like(mask)
         delim = owed & (top[:, self.F_PKIND] == P_DELIM)
-        keep[owed & ~delim] = self.arg_atom.unsqueeze(0).expand(int((owed & ~delim).sum()), -1)
-        keep[delim] = self.delim_atom.unsqueeze(0).expand(int(delim.sum()), -1)
-        braced = self._braced_owed(top)
-        keep[braced] = self.lbrace.unsqueeze(0).expand(int(braced.sum()), -1)  # braced: `{` first
+        braced = self._braced_owed(top)  # braced: `{` first
+        none = torch.zeros_like(self.arg_atom)
+        keep = torch.where(braced.unsqueeze(1), self.lbrace, torch.where(
+            delim.unsqueeze(1), self.delim_atom, torch.where((owed & ~delim).unsqueeze(1), self.arg_atom, none)))
         has = ~owed & (closer >= 0)
-        rows = torch.arange(B, device=mask.device)
-        keep[rows[has], closer[has]] = True
+        keep = keep | has.unsqueeze(1) & (self._vocab_ids == closer.unsqueeze(1))
         keep &= mask
         empty = ~keep.any(1)  # nothing allowed closes (a closer the vocabulary lacks): the plain mask
-        keep[empty] = mask[empty]
-        return keep
+        return torch.where(empty.unsqueeze(1), mask, keep)

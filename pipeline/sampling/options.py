@@ -36,6 +36,7 @@ class SampleOptions:
     batch_size: int
     threads: int | None
     device: str
+    device_check_every: int
     only_compiling: bool
     novelty_check: int
     near_copy_ratio: float

@@ -108,7 +108,8 @@ class Session:
     def load(cls, folder: RunFolder, opts: SampleOptions, tex: TexJudge) -> "Session":
         topics = Topics.load(folder)
         reqs = requests(opts, topics)
-        gen = load_generator(folder, opts.checkpoint, tex, int(opts.grammar_depth), opts.resolved_device())
+        gen = load_generator(folder, opts.checkpoint, tex, int(opts.grammar_depth), opts.resolved_device(),
+                             int(opts.device_check_every))
         prefix = gen.prefix_ids(opts.env, opts.prefix)
         eos = eos_bias(folder, opts, gen, topics, weights_file(folder, str(opts.checkpoint)))
         return cls(topics, reqs, gen, prefix, eos, opts.decode(eos_bias=eos["bias"]), TrainingSet(folder.path("equations")))
@@ -125,16 +126,18 @@ def weights_file(folder: RunFolder, checkpoint: str) -> Path:
             folder.path("last_checkpoint") if checkpoint == "last" else Path(checkpoint))
 
 
-def load_generator(folder: RunFolder, checkpoint: str, tex: TexJudge, depth: int, device: str = "cpu") -> Generator:
+def load_generator(folder: RunFolder, checkpoint: str, tex: TexJudge, depth: int, device: str = "cpu",
+                   device_check_every: int = 1) -> Generator:
     """The run's sampler with the weights `checkpoint` names, on `device` (a concrete torch device:
-    pipeline/devices.py makes one of a setting)."""
+    pipeline/devices.py makes one of a setting); `device_check_every`: sample.device_check_every."""
     known = known_commands(tex.preamble, tex.cache_dir)
     ck = str(checkpoint)
     model_file = folder.path("model")
     if ck not in ("best", "last", str(model_file)) and not ck.endswith(".ckpt"):
         model_file = Path(ck)  # a model.pt of its own
     gen = Generator.from_run(folder, model_file, known, device=device, preamble=tex.preamble,
-                             cache_dir=tex.cache_dir, max_depth=depth)
+                             cache_dir=tex.cache_dir, max_depth=depth,
+                             device_check_every=device_check_every)
     if ck == "last" or ck.endswith(".ckpt"):
         # Lightning's checkpoint of this run (made by this project's train stage): its weights only
         load_lightning_weights(gen.net, weights_file(folder, ck))

@@ -62,7 +62,8 @@ class Engine:
         self.opts, self.tex = opts, tex
         self.topics = Topics.load(folder)
         self.topic_model = TopicModel.load(self.topics.model_dir, dict(enumerate(self.topics.names)))
-        self.gen = load_generator(folder, opts.checkpoint, tex, int(opts.grammar_depth), opts.resolved_device())
+        self.gen = load_generator(folder, opts.checkpoint, tex, int(opts.grammar_depth), opts.resolved_device(),
+                                  int(opts.device_check_every))
         # read from the store the main job filled (calibrated once here when it has not run)
         self.eos = eos_bias(folder, opts, self.gen, self.topics, weights_file(folder, str(opts.checkpoint)))["bias"]
         self.training = TrainingSet(folder.path("equations"))

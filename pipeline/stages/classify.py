@@ -38,7 +38,7 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     torch.set_num_threads(int(cfg.sample.threads or os.cpu_count() or 1))
     folder.require(*INPUTS)
     gen = load_generator(folder, "best", tex_judge(cfg), int(cfg.sample.grammar_depth),
-                         resolve_device(str(cfg.sample.device), "sample.device"))
+                         resolve_device(str(cfg.sample.device), "sample.device"), int(cfg.sample.device_check_every))
     topics = Topics.load(folder)
     thetas = np.stack([topics.topic_theta(k) for k in range(topics.num_topics)])
     prior = topic_prior(topics.theta, topics.splits)

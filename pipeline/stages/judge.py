@@ -61,5 +61,6 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     judge = tex_judge(cfg)
     s = settings(cfg)
     device = resolve_device(str(cfg.sample.device), "sample.device")
-    return judge_run(folder, s, lambda: load_generator(folder, "best", judge, int(cfg.sample.grammar_depth), device),
+    every = int(cfg.sample.device_check_every)
+    return judge_run(folder, s, lambda: load_generator(folder, "best", judge, int(cfg.sample.grammar_depth), device, every),
                      reuse=bool(cfg.judge.reuse))

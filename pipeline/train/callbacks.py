@@ -63,6 +63,8 @@ class LogLineProgress(pl.Callback):
         if self.bar is None or self._mark is None:
             return
         self.bar.n = trainer.global_step
+        if not self.bar.due():  # the loss is read (on a GPU: waited for) only for a line written
+            return
         loss = trainer.callback_metrics.get("train_loss")
         took = time.perf_counter() - self._mark[0]
         rate = (getattr(pl_module, "tokens_seen", 0) - self._mark[1]) / took if took > 0 else 0.0
