@@ -1,5 +1,6 @@
 """Data-parallel training through Lightning's DDP (gloo, CPU processes): the same training at the same
-global batch as one process, within the spread of one-process runs of other seeds."""
+global batch as one process, within the spread of one-process runs of other seeds; killed and
+started again, the same figures as a run never stopped."""
 from __future__ import annotations
 
 import json
@@ -15,9 +16,24 @@ def _val_cross_entropy(outputs, run: str) -> float:
     return float(metrics["val"]["true"]["cross_entropy"])
 
 
-@pytest.mark.slow
-def test_two_ddp_processes_train_like_one_at_the_same_global_batch(tiny_run):
+# two processes (gloo on CPU) of 8 each: global batch 16; one thread each, so that a resumed run can
+# be compared with this one bit for bit
+DDP = ["seed=4", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "datamodule.batch_size=8",
+       "train.threads=1"]
+
+
+@pytest.fixture(scope="module")
+def ddp_run(tiny_run):
     outputs, common = tiny_run
+    copy_run(outputs, "ddp", ("prepared", "topics"))
+    r = run_pipeline("stage=train", "run=ddp", *common, *DDP, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return outputs, common
+
+
+@pytest.mark.slow
+def test_two_ddp_processes_train_like_one_at_the_same_global_batch(ddp_run):
+    outputs, common = ddp_run
     # one process, global batch 16, three seeds
     singles = []
     for seed in (1, 2, 3):
@@ -26,11 +42,6 @@ def test_two_ddp_processes_train_like_one_at_the_same_global_batch(tiny_run):
                          timeout=600)
         assert r.returncode == 0, r.stderr[-3000:]
         singles.append(_val_cross_entropy(outputs, f"one{seed}"))
-    # two processes (gloo on CPU) of 8 each: global batch 16, another seed
-    copy_run(outputs, "ddp", ("prepared", "topics"))
-    r = run_pipeline("stage=train", "run=ddp", *common, "seed=4", "trainer=ddp", "trainer.accelerator=cpu",
-                     "trainer.devices=2", "datamodule.batch_size=8", timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
     run = outputs / "ddp"
     metrics = json.loads((run / "train" / "metrics.json").read_text())
     assert metrics["steps"] == 40 and metrics["settings"]["trainer"]["devices"] == 2
@@ -45,6 +56,29 @@ def test_two_ddp_processes_train_like_one_at_the_same_global_batch(tiny_run):
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in child and "sample at step" not in child
     assert sorted(p.name for p in (run / "train").iterdir()) == ["checkpoints", "curves", "metrics.json", "model.pt",
                                                                  "run.json"]
+
+
+@pytest.mark.slow
+def test_a_killed_ddp_run_resumes_and_ends_where_the_whole_run_ends(ddp_run):
+    """Both processes SIGKILLed after step 25 (the last checkpoint is step 20's, mid-epoch); the run
+    started again resumes on both and ends with the uninterrupted run's figures and curves."""
+    outputs, common = ddp_run
+    copy_run(outputs, "ddp_killed", ("prepared", "topics"))
+    r = run_pipeline("stage=train", "run=ddp_killed", *common, *DDP,
+                     "+callbacks.killer._target_=tests.crash_callbacks.KillAtStep", "+callbacks.killer.step=25",
+                     timeout=600)
+    assert r.returncode == -9
+    train = outputs / "ddp_killed" / "train"
+    assert (train / "checkpoints" / "last.ckpt").exists() and not (train / "model.pt").exists()
+    r = run_pipeline("stage=train", "run=ddp_killed", *common, *DDP, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "resuming from" in r.stdout + r.stderr
+    whole, killed = (json.loads((outputs / n / "train" / "metrics.json").read_text()) for n in ("ddp", "ddp_killed"))
+    for m in (whole, killed):
+        m.pop("train_seconds_this_call")
+    assert killed == whole
+    curves = [(outputs / n / "train" / "curves" / "metrics.csv").read_text() for n in ("ddp", "ddp_killed")]
+    assert curves[0] == curves[1]
 
 
 def test_the_ddp_trainer_config_composes():

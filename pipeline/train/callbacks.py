@@ -10,6 +10,7 @@ from typing import Any
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.utilities import rank_zero_only
 
 from pipeline.progress import LineProgress
 
@@ -91,12 +92,14 @@ class ResumableCSVLogger(CSVLogger):
             with open(path, newline="", encoding="utf-8") as fh:
                 self._kept = list(csv.DictReader(fh))
 
+    @rank_zero_only  # as Lightning's own: under DDP the other processes' experiment is a stand-in with no file
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         if self._kept is not None:
             first = step if step is not None else 0
             self._restore([r for r in self._kept if r.get("step") not in (None, "") and int(float(r["step"])) < first])
         super().log_metrics(metrics, step)
 
+    @rank_zero_only
     def finalize(self, status: str) -> None:
         if self._kept is not None:  # nothing new was logged (a run resumed at its last step): keep the curves
             self._restore(self._kept)
