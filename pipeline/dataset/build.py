@@ -18,150 +18,21 @@ import logging
 import time
 from array import array
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator, Mapping
 
 import numpy as np
 
 from pipeline.atomic import atomic_open, write_text
-from pipeline.dataset.splits import SPLITS, split_of
+from pipeline.dataset.extraction import FORMAT_VERSION, extract_units
+from pipeline.dataset.settings import DatasetSettings
+from pipeline.dataset.splits import SPLITS
 from pipeline.fingerprint import code_fingerprint
-from pipeline.parallel import bounded_map
 from pipeline.runfolder import RunFolder, TokenFolder
 
 log = logging.getLogger(__name__)
-
-FORMAT_VERSION = 2  # 2: rows start with the environment token; per-row paper index
-
-
-@dataclass
-class DatasetSettings:
-    max_tokens: int
-    min_count: int
-    split: dict
-    split_salt: str
-    workers: int
-    in_flight: int
-    progress: bool
-    # Report groups: group name -> paper-id patterns (fnmatch); papers of no group are reported by
-    # their `kind` (folders:<kind>) or as arxiv:other.
-    groups: dict[str, tuple[str, ...]]
-    # Groups whose macro definitions were lost upstream: left out of kept_fraction_with_macros_present.
-    macros_lost: tuple[str, ...]
-
-
-# --- step 1: extraction (worker side) ---------------------------------------------------------
-
-_KNOWN: Mapping[str, int | None] = {}
-
-
-def _init_worker(known: Mapping[str, int | None]) -> None:
-    # The known-commands table is large; each worker gets it once instead of with every paper.
-    global _KNOWN
-    _KNOWN = known
-
-
-def _extract(line: str, max_tokens: int, fractions: dict, salt: str) -> str:
-    from pipeline.latex.extract import extract_paper
-
-    rec = json.loads(line)
-    meta = rec.get("meta") or {}
-    out = {
-        "id": rec["id"],
-        "split": split_of(rec["id"], fractions, salt),
-        "title": meta.get("title"),
-        "categories": meta.get("categories") or "",
-        "license": meta.get("license"),
-        "field": meta.get("field"),
-        "kind": meta.get("kind"),
-        "source": rec.get("source"),
-    }
-    try:
-        res = extract_paper(rec["latex"], rec.get("styles") or {}, _KNOWN, max_tokens,
-                            title=meta.get("title"), abstract=meta.get("abstract"))
-    except Exception as exc:  # one bad paper never stops a run
-        out |= {"error": f"{type(exc).__name__}: {exc}", "found": 0, "dropped": {}, "undefined": {}, "diagrams": {},
-                "prose_sections": [], "equations": []}
-        return json.dumps(out, ensure_ascii=False)
-    out |= {"found": res.found, "dropped": dict(res.dropped), "undefined": dict(res.undefined),
-            "diagrams": dict(res.diagrams),
-            "prose_sections": res.prose_sections, "equations": res.equations}
-    return json.dumps(out, ensure_ascii=False)
-
-
-def _flat_lines(path: Path) -> Iterator[str]:
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        yield from fh
-
-
-def _settings_hash(settings: DatasetSettings, known: Mapping[str, int | None]) -> str:
-    code = code_fingerprint("latex/*.py", "dataset/*.py", "data/*.tsv")
-    blob = json.dumps([FORMAT_VERSION, code, settings.max_tokens, settings.split, settings.split_salt,
-                       sorted(known.items(), key=lambda kv: kv[0])], sort_keys=True, default=str)
-    return hashlib.sha1(blob.encode()).hexdigest()[:16]
-
-
-def extraction_fingerprint(flat_dir: Path, key: str, known: Mapping[str, int | None], settings: DatasetSettings) -> str:
-    """What a unit's extraction was made from: its flat manifest and the extraction settings."""
-    flat_manifest = (flat_dir / f"{key}.done.json").read_text()
-    return hashlib.sha1((flat_manifest + _settings_hash(settings, known)).encode()).hexdigest()[:16]
-
-
-def is_extracted(flat_dir: Path, ext_dir: Path, key: str, known: Mapping[str, int | None], settings: DatasetSettings) -> bool:
-    manifest, target = ext_dir / f"{key}.done.json", ext_dir / f"{key}.jsonl.gz"
-    try:
-        done = json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        return False
-    return done.get("fingerprint") == extraction_fingerprint(flat_dir, key, known, settings) and target.exists()
-
-
-def extract_units(flat_dir: Path, ext_dir: Path, keys: list[str], known: Mapping[str, int | None],
-                  settings: DatasetSettings) -> list[Path]:
-    """Extract the units `keys` of one shard folder (reusing finished ones); returns their files in order."""
-    ext_dir.mkdir(parents=True, exist_ok=True)
-    todo, done_paths = [], []
-    for key in keys:
-        target = ext_dir / f"{key}.jsonl.gz"
-        done_paths.append(target)
-        if is_extracted(flat_dir, ext_dir, key, known, settings):
-            continue
-        fp = extraction_fingerprint(flat_dir, key, known, settings)
-        n = sum(c in ("ok", "okf") for _, c, *_ in json.loads((flat_dir / f"{key}.done.json").read_text())["items"])
-        todo.append((flat_dir / f"{key}.jsonl.gz", target, ext_dir / f"{key}.done.json", fp, n))
-    for path in ext_dir.iterdir():  # units no longer in this shard
-        if path.name.split(".", 1)[0] not in set(keys):
-            path.unlink()
-    if not todo:
-        log.info("extraction: all %d units already done, reused", len(keys))
-        return done_paths
-
-    import functools
-
-    from pipeline.progress import bar as progress_bar
-
-    work = functools.partial(_extract, max_tokens=settings.max_tokens, fractions=settings.split, salt=settings.split_salt)
-    bar = progress_bar(sum(t[4] for t in todo), "extract", "paper", enabled=settings.progress)
-    pool = (ProcessPoolExecutor(settings.workers, initializer=_init_worker, initargs=(dict(known),))
-            if settings.workers > 1 else None)
-    if pool is None:
-        _init_worker(dict(known))
-    try:
-        for src, target, manifest, fp, _ in todo:
-            with atomic_open(target, "wt", opener=gzip.open, compresslevel=3) as out:
-                for _, line in bounded_map(work, _flat_lines(src), pool, settings.in_flight):
-                    out.write(line + "\n")
-                    bar.update(1)
-            write_text(manifest, json.dumps({"fingerprint": fp}))
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-        bar.close()
-    return done_paths
-
 
 # --- step 2: assembly ---------------------------------------------------------------------------
 
@@ -363,7 +234,9 @@ def build_dataset(folder: RunFolder, known: Mapping[str, int | None], settings: 
 
 
 def _assemble_key(shards: list[Path], settings: DatasetSettings, duplicates: dict) -> str:
-    h = hashlib.sha1(code_fingerprint("dataset/*.py", "latex/tokenizer.py", "latex/equations.py").encode())
+    h = hashlib.sha1(code_fingerprint("dataset/build.py", "dataset/extraction.py", "dataset/settings.py", "dataset/splits.py",
+                                         "dataset/streams.py", "dataset/equations.py", "latex/tokenizer.py",
+                                         "latex/equations.py").encode())
     h.update(json.dumps(duplicates, sort_keys=True).encode())
     for p in shards:
         h.update(p.name.encode() + (p.parent / p.name.replace(".jsonl.gz", ".done.json")).read_bytes())

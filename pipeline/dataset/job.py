@@ -24,7 +24,7 @@ from pipeline.sources.merge import ShardsNotReady, gather_units, merge_units, wr
 from pipeline.sources.shards import ShardPlace, slice_of
 
 if TYPE_CHECKING:
-    from pipeline.dataset.build import DatasetSettings  # numpy: imported when extraction runs
+    from pipeline.dataset.settings import DatasetSettings
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class PrepareJob:
 
 def prepare_shard(job: PrepareJob, shard: int, num_shards: int) -> dict:
     """Ingest and extract the units of `shard` into its folder, and write its manifest last."""
-    from pipeline.dataset.build import extract_units, is_extracted
+    from pipeline.dataset.extraction import extract_units, is_extracted
 
     place = ShardPlace.of(job.out.prepared, shard, num_shards)
     mine = slice_of(job.units, shard, num_shards)
@@ -72,7 +72,8 @@ def prepare_shard(job: PrepareJob, shard: int, num_shards: int) -> dict:
 def merge(job: PrepareJob, num_shards: int) -> dict:
     """Everything that needs the whole corpus, from the shards' files: skipped.jsonl, the flat index, and
     (with extraction) papers, equations, vocabulary, streams; writes stats.json and returns it."""
-    from pipeline.dataset.build import build_dataset, is_extracted
+    from pipeline.dataset.build import build_dataset
+    from pipeline.dataset.extraction import is_extracted
 
     t0 = time.perf_counter()
     out, ds, known = job.out, job.dataset, job.known

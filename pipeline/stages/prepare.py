@@ -26,7 +26,7 @@ from pipeline.sources.paper import Limits
 from pipeline.sources.select import Selection
 
 if TYPE_CHECKING:
-    from pipeline.dataset.build import DatasetSettings
+    from pipeline.dataset.settings import DatasetSettings
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def ingest_settings(cfg: DictConfig) -> IngestSettings:
 
 
 def dataset_settings(cfg: DictConfig) -> DatasetSettings:
-    from pipeline.dataset.build import DatasetSettings  # numpy: only when extraction runs
+    from pipeline.dataset.settings import DatasetSettings
 
     p = cfg.prepare
     return DatasetSettings(
