@@ -1,6 +1,7 @@
 """Splits, cross-split duplicates, vocabulary and token streams, on a corpus built here."""
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -50,7 +51,8 @@ def prepared(tmp_path: Path) -> Path:
         train[0]: shared + "\\begin{align} a &= b \\\\ c &= d \\label{x} \\end{align}"
                   "\\newcommand{\\R}{\\mathbb{R}} $$ x \\in \\R . $$ $$ x \\in \\R . $$",
         train[1]: "\\begin{equation} \\alpha + \\beta \\end{equation} \\[ \\undefinedthing x \\]",
-        val[0]: shared + "\\begin{equation} \\gamma_{\\mu} \\end{equation}",
+        val[0]: shared + "\\begin{equation} \\gamma_{\\mu} \\end{equation}"
+                "\\section{Stars} stars gravity galaxies \\section{Primes} primes modular forms",
     }
     members = {f"0301/{pid.replace('/', '')}.gz": gz(DOC % body) for pid, body in bodies.items()}
     tar = bulk_tar(tmp_path / "arXiv_src_0301_001.tar", members)
@@ -99,7 +101,15 @@ def test_papers_file_and_resume(prepared: Path, tmp_path: Path):
     papers = [json.loads(line) for line in (prepared / "papers.jsonl").read_text().splitlines()]
     assert {p["split"] for p in papers} == {"train", "val"}
     assert all(p["split"] == split_of(p["id"], FRACTIONS) for p in papers)
-    assert all(p["prose"] == [t for s in p["prose_sections"] for t in s] for p in papers)
+    # the sections extraction cut, each where `section_starts` says it begins
+    extracted = {}
+    for f in (prepared / "extracted").glob("*.jsonl.gz"):
+        with gzip.open(f, "rt", encoding="utf-8") as fh:
+            extracted |= {r["id"]: r["prose_sections"] for r in map(json.loads, fh)}
+    assert any(len(p["section_starts"]) > 1 for p in papers)
+    for p in papers:
+        ends = [*p["section_starts"][1:], len(p["prose"])]
+        assert [p["prose"][a:b] for a, b in zip(p["section_starts"], ends)] == extracted[p["id"]], p["id"]
     shard = next((prepared / "extracted").glob("*.jsonl.gz"))
     mtime = shard.stat().st_mtime_ns
     build_dataset(RunFolder.at(prepared.parent), known_commands(None, tmp_path / "cache"),

@@ -152,11 +152,15 @@ def assemble(shards: list[Path], folder: RunFolder, settings: DatasetSettings,
             split_counts[split]["papers"] += 1
             split_counts[split]["equations"] += len(kept)
             prose = [t for s in paper["prose_sections"] for t in s]
+            # sections as where each begins in `prose`: the tokens once (papers.jsonl is the prepared
+            # data's largest file; twice, it would be ~130 GB of arXiv's prose)
+            sections = paper["prose_sections"]
+            starts = np.cumsum([0] + [len(s) for s in sections[:-1]]).tolist() if sections else []
             pf.write(json.dumps({
                 "id": paper["id"], "title": paper["title"], "categories": paper["categories"],
                 "license": paper["license"], "field": paper["field"], "kind": paper["kind"], "split": split,
                 "n_equations_found": paper["found"], "n_equations_kept": len(kept), "n_equations_dropped": n_dropped,
-                "n_prose_tokens": len(prose), "prose": prose, "prose_sections": paper["prose_sections"],
+                "n_prose_tokens": len(prose), "prose": prose, "section_starts": starts,
             }, ensure_ascii=False) + "\n")
     for s in SPLITS:
         with atomic_open(tokens.offsets(s), "wb") as fh:
