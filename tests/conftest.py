@@ -5,6 +5,7 @@ folders): never `/tmp` leftovers or `outputs/`, which earlier runs may or may no
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -84,6 +85,26 @@ def copy_run(outputs: Path, name: str, parts: tuple[str, ...], source: str = "ti
     """Run folder `name` with `parts` (prepared, topics, train...) copied from run `source`."""
     for part in parts:
         shutil.copytree(outputs / source / part, outputs / name / part, dirs_exist_ok=True)
+
+
+def kill_resume_and_compare(outputs: Path, whole: str, killed: str, overrides: list[str], timeout: int = 300) -> None:
+    """Train run `killed` (its inputs copied already), SIGKILLed after step 25 (its last checkpoint
+    is step 20's, mid-epoch), then again: it resumes and ends with run `whole`'s metrics and curves."""
+    r = run_pipeline("stage=train", f"run={killed}", *overrides,
+                     "+callbacks.killer._target_=tests.crash_callbacks.KillAtStep", "+callbacks.killer.step=25",
+                     timeout=timeout)
+    assert r.returncode == -9
+    train = outputs / killed / "train"
+    assert (train / "checkpoints" / "last.ckpt").exists() and not (train / "model.pt").exists()
+    r = run_pipeline("stage=train", f"run={killed}", *overrides, timeout=timeout)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "resuming from" in r.stdout + r.stderr
+    a, b = (json.loads((outputs / n / "train" / "metrics.json").read_text()) for n in (whole, killed))
+    for m in (a, b):
+        m.pop("train_seconds_this_call")
+    assert b == a
+    curves = [(outputs / n / "train" / "curves" / "metrics.csv").read_text() for n in (whole, killed)]
+    assert curves[0] == curves[1]
 
 
 @pytest.fixture(scope="session")

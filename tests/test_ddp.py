@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from tests.conftest import copy_run, run_pipeline
+from tests.conftest import copy_run, kill_resume_and_compare, run_pipeline
 
 
 def _val_cross_entropy(outputs, run: str) -> float:
@@ -64,21 +64,7 @@ def test_a_killed_ddp_run_resumes_and_ends_where_the_whole_run_ends(ddp_run):
     started again resumes on both and ends with the uninterrupted run's figures and curves."""
     outputs, common = ddp_run
     copy_run(outputs, "ddp_killed", ("prepared", "topics"))
-    r = run_pipeline("stage=train", "run=ddp_killed", *common, *DDP,
-                     "+callbacks.killer._target_=tests.crash_callbacks.KillAtStep", "+callbacks.killer.step=25",
-                     timeout=600)
-    assert r.returncode == -9
-    train = outputs / "ddp_killed" / "train"
-    assert (train / "checkpoints" / "last.ckpt").exists() and not (train / "model.pt").exists()
-    r = run_pipeline("stage=train", "run=ddp_killed", *common, *DDP, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert "resuming from" in r.stdout + r.stderr
-    whole, killed = (json.loads((outputs / n / "train" / "metrics.json").read_text()) for n in ("ddp", "ddp_killed"))
-    for m in (whole, killed):
-        m.pop("train_seconds_this_call")
-    assert killed == whole
-    curves = [(outputs / n / "train" / "curves" / "metrics.csv").read_text() for n in ("ddp", "ddp_killed")]
-    assert curves[0] == curves[1]
+    kill_resume_and_compare(outputs, "ddp", "ddp_killed", [*common, *DDP], timeout=600)
 
 
 def test_the_ddp_trainer_config_composes():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import copy_run, run_pipeline
+from tests.conftest import copy_run, kill_resume_and_compare, run_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -121,21 +121,7 @@ def test_a_killed_run_resumes_and_ends_where_an_uninterrupted_run_ends(tiny):
     _copy_run(outputs, "killed")
     r = run_pipeline("stage=train", "run=whole", *common, *one_thread)
     assert r.returncode == 0, r.stderr[-2000:]
-    # SIGKILL at step 25: the last checkpoint is step 20's, mid-epoch
-    r = run_pipeline("stage=train", "run=killed", *common, *one_thread,
-                     "+callbacks.killer._target_=tests.crash_callbacks.KillAtStep", "+callbacks.killer.step=25")
-    assert r.returncode == -9
-    assert (outputs / "killed" / "train" / "checkpoints" / "last.ckpt").exists()
-    assert not (outputs / "killed" / "train" / "model.pt").exists()
-    r = run_pipeline("stage=train", "run=killed", *common, *one_thread)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "resuming from" in r.stdout + r.stderr
-    whole, killed = (json.loads((outputs / n / "train" / "metrics.json").read_text()) for n in ("whole", "killed"))
-    for m in (whole, killed):
-        m.pop("train_seconds_this_call")
-    assert killed == whole
-    curves = [(outputs / n / "train" / "curves" / "metrics.csv").read_text() for n in ("whole", "killed")]
-    assert curves[0] == curves[1]
+    kill_resume_and_compare(outputs, "whole", "killed", [*common, *one_thread])
 
 
 @pytest.mark.slow  # the stage through the CLI
