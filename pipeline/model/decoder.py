@@ -258,11 +258,10 @@ def sample(net: TopicLSTM, thetas: torch.Tensor, s: DecodeSettings, grammar: Gra
             continue
         finished = ~live.cpu()
         if finished.any():
-            fin = torch.nonzero(finished).flatten()
-            fin_dev = fin.to(device)
-            got = zip(fin.tolist(), idx[fin_dev].tolist(), step[fin_dev].tolist(), by_eos[fin_dev].tolist(),
-                      lp[fin_dev].tolist(), limited[fin_dev].tolist(), buf[fin_dev].tolist())
-            for _, i, n_step, eos_end, logp, lim, toks in got:
+            fin = torch.nonzero(finished).flatten().to(device)
+            got = zip(idx[fin].tolist(), step[fin].tolist(), by_eos[fin].tolist(), lp[fin].tolist(),
+                      limited[fin].tolist(), buf[fin].tolist())
+            for i, n_step, eos_end, logp, lim, toks in got:
                 res = Sampled(i, toks[: n_step - (1 if eos_end else 0)], logp, lim)
                 out[res.index] = res
                 if on_done is not None:
