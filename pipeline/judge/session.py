@@ -34,21 +34,22 @@ log = logging.getLogger(__name__)
 INPUTS = ("equations", "papers", "theta", "theta_ids", "topic_names", "model", "vocab")
 
 
-def inputs_key(folder: RunFolder, s: JudgeSettings) -> dict:
-    """What the figures depend on: settings, code, and the model, topics and equations by content."""
-    return {"settings": json.loads(json.dumps(asdict(s), default=str)),
+def inputs_key(folder: RunFolder, s: JudgeSettings, device: str = "cpu") -> dict:
+    """What the figures depend on: settings, the device (floating point differs between devices),
+    code, and the model, topics and equations by content."""
+    return {"settings": json.loads(json.dumps(asdict(s), default=str)), "device": device,
             "code": code_fingerprint("judge/*.py", "model/*.py", "latex/tokenizer.py"),
             **{name: file_sha256(folder.path(name))
                for name in ("model", "theta", "equations", "vocab", "papers", "topic_names")}}
 
 
-def judge_run(folder: RunFolder, s: JudgeSettings, load_generator, reuse: bool = True) -> dict:
+def judge_run(folder: RunFolder, s: JudgeSettings, load_generator, reuse: bool = True, device: str = "cpu") -> dict:
     """Which is fake, for every side of `s`, with the checks of the instrument; `load_generator()`
-    gives the run's Generator (only called when something is to be generated)."""
+    gives the run's Generator on `device` (only called when something is to be generated)."""
     folder.require(*INPUTS)
     out = folder.output("judge")
     out.mkdir(parents=True, exist_ok=True)
-    key = inputs_key(folder, s)
+    key = inputs_key(folder, s, device)
     before = read_json_or_empty(folder.output("judge_summary"))
     if reuse and before.get("inputs") == key and folder.output("judge_pairs").exists():
         log.info("judge: reused %s (same model, data and settings; judge.reuse=false judges again)", out)

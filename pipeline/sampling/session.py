@@ -217,6 +217,7 @@ def inputs_key(folder: RunFolder, opts: SampleOptions, tex: TexJudge) -> dict:
     settings = asdict(opts)
     settings.pop("reuse", None)
     settings.pop("threads", None)
+    settings.pop("device_check_every", None)  # when the decoder looks changes its speed, not its draws
     settings["device"] = opts.resolved_device()  # floating point differs between devices, `auto` by machine
     return {"sample": settings, "tex": tex.settings,
             # decoding code changes what is sampled (samples are cheap to redo; trained models are

@@ -63,4 +63,4 @@ def run(cfg: DictConfig, folder: RunFolder) -> dict:
     device = resolve_device(str(cfg.sample.device), "sample.device")
     every = int(cfg.sample.device_check_every)
     return judge_run(folder, s, lambda: load_generator(folder, "best", judge, int(cfg.sample.grammar_depth), device, every),
-                     reuse=bool(cfg.judge.reuse))
+                     reuse=bool(cfg.judge.reuse), device=device)
