@@ -13,18 +13,16 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping
 
 from pipeline.atomic import write_text
+from pipeline.dataset.settings import DatasetSettings
 from pipeline.errors import StageError
 from pipeline.runfolder import RunFolder
 from pipeline.sources.discover import Unit
 from pipeline.sources.ingest import IngestSettings, ingest_units, settings_hash
 from pipeline.sources.merge import ShardsNotReady, gather_units, merge_units, write_shard_manifest
 from pipeline.sources.shards import ShardPlace, slice_of
-
-if TYPE_CHECKING:
-    from pipeline.dataset.settings import DatasetSettings
 
 log = logging.getLogger(__name__)
 

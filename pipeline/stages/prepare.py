@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
+from pipeline.dataset.settings import DatasetSettings
 from pipeline.dataset.splits import check_fractions
 from pipeline.errors import StageError
 from pipeline.runfolder import RunFolder
@@ -24,9 +24,6 @@ from pipeline.sources.ingest import IngestSettings
 from pipeline.sources.metadata import metadata_files
 from pipeline.sources.paper import Limits
 from pipeline.sources.select import Selection
-
-if TYPE_CHECKING:
-    from pipeline.dataset.settings import DatasetSettings
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +48,6 @@ def ingest_settings(cfg: DictConfig) -> IngestSettings:
 
 
 def dataset_settings(cfg: DictConfig) -> DatasetSettings:
-    from pipeline.dataset.settings import DatasetSettings
-
     p = cfg.prepare
     return DatasetSettings(
         max_tokens=int(p.max_tokens), min_count=int(p.min_count), split=check_fractions(p.split),
